@@ -1,0 +1,426 @@
+"""The provider backend interface.
+
+One small class per provider (``providers/backends/<kind>.py``) turns our
+outbound messages into that provider's requests and its responses, reports and
+callbacks back into our vocabulary (``providers.status.Status``). A backend
+knows nothing of the database: it gets plain values and returns plain values,
+and the engine (``campaigns.services``, ``providers.services``) does the rest.
+
+The engine decides what to do from the declared ``Capabilities``; it never
+tests a provider's name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+# (connect, read) seconds for every outgoing provider call.
+DEFAULT_TIMEOUT = (5, 30)
+
+
+class ProviderError(Exception):
+    """A provider call that did not work.
+
+    ``permanent`` errors (bad credentials, invalid sender, invalid number) are
+    not retried; the rest (timeouts, connection errors, 5xx, 429, throughput
+    codes) are retried with backoff. ``message`` is shown to the user as is.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        code: str = "",
+        retry_after: float | None = None,
+        raw: Any = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.code = code
+        self.retry_after = retry_after
+        self.raw = raw
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}" if self.code else self.message
+
+
+class WebhookRejected(Exception):
+    """A callback we refuse (malformed, not ours); nothing is changed."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    # How many recipients one send request may carry.
+    max_recipients_per_request: int = 1
+    # Whether one request may carry a different text per recipient; if not,
+    # a batch only groups recipients whose rendered text is the same.
+    distinct_texts_per_request: bool = False
+    # The provider holds a message until a time we give it.
+    native_scheduling: bool = False
+    # The provider holds messages outside a days/hours window we give it.
+    native_window: bool = False
+    # Delivery reports are pushed to our webhook.
+    push_reports: bool = False
+    # Delivery status can be read back per provider message ID.
+    polling: bool = False
+    # A scheduled message can be cancelled at the provider.
+    cancel: bool = False
+    # India DLT template fields are carried to the provider.
+    dlt: bool = False
+    # Sender rules: longest alphanumeric and numeric sender accepted.
+    max_alphanumeric_sender: int = 11
+    max_numeric_sender: int = 15
+    # Sending a whole provider-side contact list in one call.
+    provider_side_lists: bool = False
+    # Inbound messages (replies) arrive from this provider.
+    inbound: bool = False
+    # The provider can preview a text (parts, characters left) itself.
+    preview: bool = False
+    # Conversions can be logged against a sent message.
+    conversion_tracking: bool = False
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    name: str
+    label: str
+    secret: bool = True
+    required: bool = True
+    help_text: str = ""
+
+
+@dataclass(frozen=True)
+class DltFields:
+    template_id: str
+    principal_entity_id: str = ""
+    telemarketer_id: str = ""
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """A delivery window a provider enforces itself (native_window)."""
+
+    days: tuple[int, ...]  # 0 = Monday ... 6 = Sunday
+    start: dt.time
+    end: dt.time
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """Per-campaign options; a backend uses what its provider supports."""
+
+    flash: bool = False
+    validity_minutes: int | None = None
+    transliteration: str = ""
+    language_code: str = ""
+    click_tracking: bool = False
+    campaign_ref: str = ""
+    callback_data: str = ""
+    intermediate_report: bool = False
+    bulk_id: str = ""
+    send_at: dt.datetime | None = None
+    window: SendWindow | None = None
+    dlt: DltFields | None = None
+
+
+@dataclass(frozen=True)
+class OutboundSms:
+    # Our own reference for the message (the Message primary key as text).
+    # Sent as the provider-side message ID where the API accepts one, so a
+    # report can be matched even before the submit response was recorded.
+    ref: str
+    to: str  # E.164 with the leading "+"
+    text: str
+    sender: str
+    encoding: str = "GSM-7"  # or "UCS-2"
+
+
+@dataclass
+class SubmitResult:
+    ref: str
+    status: str  # a providers.status.Status value
+    provider_message_id: str = ""
+    error_code: str = ""
+    error_description: str = ""
+    cost: Decimal | None = None
+    currency: str = ""
+    segments: int | None = None
+    raw: Any = None
+
+
+@dataclass
+class StatusReport:
+    provider_message_id: str
+    status: str  # a providers.status.Status value
+    ref: str = ""  # our reference when the provider echoes it back
+    error_code: str = ""
+    error_description: str = ""
+    cost: Decimal | None = None
+    currency: str = ""
+    segments: int | None = None
+    sent_at: dt.datetime | None = None
+    done_at: dt.datetime | None = None
+    raw: Any = None
+
+
+@dataclass
+class InboundSms:
+    provider_message_id: str
+    sender: str  # the subscriber's number, E.164 where it can be made so
+    recipient: str  # our number or short code
+    text: str
+    keyword: str = ""
+    received_at: dt.datetime | None = None
+    raw: Any = None
+
+
+@dataclass
+class WebhookRequest:
+    method: str
+    content_type: str
+    body: bytes
+    query: dict[str, str] = field(default_factory=dict)
+    form: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    # The path segment after the account's hook URL ("" or e.g. "inbound").
+    event: str = ""
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise WebhookRejected(f"body is not JSON: {exc}") from exc
+
+
+@dataclass
+class WebhookResult:
+    reports: list[StatusReport] = field(default_factory=list)
+    inbound: list[InboundSms] = field(default_factory=list)
+    # What we answer the provider with.
+    status_code: int = 200
+    body: str = "OK"
+    content_type: str = "text/plain"
+
+
+@dataclass
+class ReportPage:
+    reports: list[StatusReport]
+    page: int = 1
+    last_page: int = 1
+    total: int | None = None
+
+
+class ProviderBackend:
+    """Base class: subclasses set the class attributes and override the calls
+    their provider supports. The HTTP plumbing (timeouts, no redirects to other
+    hosts, transient vs permanent errors) lives here once."""
+
+    kind: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    default_base_url: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
+    # Non-secret, provider-specific settings kept in ProviderAccount.options.
+    option_fields: ClassVar[tuple[CredentialField, ...]] = ()
+
+    def __init__(
+        self,
+        *,
+        base_url: str = "",
+        credentials: dict[str, str] | None = None,
+        options: dict[str, Any] | None = None,
+        webhook_url: Callable[[str], str] | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+    ):
+        self.base_url = (base_url or self.default_base_url).rstrip("/") + "/"
+        self.credentials = credentials or {}
+        self.options = options or {}
+        self._webhook_url = webhook_url
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    # -- the calls -----------------------------------------------------------
+
+    def send_batch(
+        self, messages: Sequence[OutboundSms], options: SendOptions
+    ) -> list[SubmitResult]:
+        """Submit up to ``capabilities.max_recipients_per_request`` messages.
+
+        Returns one result per message, in any order, matched by ``ref``.
+        Raises ProviderError when the whole request failed."""
+        raise NotImplementedError
+
+    def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
+        """Turn a callback into reports and inbound messages. Raises
+        WebhookRejected for anything malformed."""
+        raise WebhookRejected(f"{self.label} does not send callbacks")
+
+    def poll_statuses(self, provider_message_ids: Sequence[str]) -> list[StatusReport]:
+        """Read the current status of these messages (capabilities.polling)."""
+        raise NotImplementedError
+
+    def pull_reports(self) -> list[StatusReport]:
+        """Fetch reports the provider queued for us (a fallback to push)."""
+        return []
+
+    def pull_inbound(self) -> list[InboundSms]:
+        """Fetch inbound messages the provider queued for us."""
+        return []
+
+    def find_by_ref(self, refs: Sequence[str]) -> list[StatusReport]:
+        """Look messages up by our own reference, for recovery after a crash.
+        Returns reports for those the provider knows; unknown ones are left
+        out. Backends whose provider cannot do this return []."""
+        return []
+
+    def cancel(self, provider_message_ids: Sequence[str]) -> list[str]:
+        """Cancel scheduled messages (capabilities.cancel); returns the IDs
+        the provider cancelled."""
+        raise NotImplementedError
+
+    def list_messages(self, page: int = 1, **filters: Any) -> ReportPage:
+        """Page through the provider's own message log, where it has one."""
+        raise NotImplementedError
+
+    def send_to_provider_lists(
+        self, list_ids: Sequence[str], text: str, sender: str, options: SendOptions
+    ) -> dict[str, Any]:
+        """Send one text to contact lists kept at the provider
+        (capabilities.provider_side_lists)."""
+        raise NotImplementedError
+
+    def preview(self, text: str) -> dict[str, Any]:
+        """The provider's own preview of a text (capabilities.preview)."""
+        raise NotImplementedError
+
+    def log_conversion(self, provider_message_id: str) -> dict[str, Any]:
+        """Record a conversion for a sent message
+        (capabilities.conversion_tracking)."""
+        raise NotImplementedError
+
+    def check_connection(self) -> str:
+        """A harmless authenticated call. Returns a short description of
+        what worked; raises ProviderError when it does not."""
+        raise NotImplementedError
+
+    def sender_errors(self, sender: str) -> list[str]:
+        """Why this provider would refuse ``sender`` (empty when it is fine)."""
+        caps = self.capabilities
+        errors = []
+        if not sender:
+            return ["A sender ID is required."]
+        digits = sender[1:] if sender.startswith("+") else sender
+        if digits.isdigit():
+            if len(digits) > caps.max_numeric_sender:
+                errors.append(
+                    f"A numeric sender has at most {caps.max_numeric_sender} digits "
+                    f"for {self.label}."
+                )
+        else:
+            if not 3 <= len(sender) <= caps.max_alphanumeric_sender:
+                errors.append(
+                    f"An alphanumeric sender has 3 to {caps.max_alphanumeric_sender} "
+                    f"characters for {self.label}."
+                )
+            if not all(c.isascii() and (c.isalnum() or c in " -_.") for c in sender):
+                errors.append("An alphanumeric sender may use only A–Z, a–z, 0–9, space, - _ and .")
+        return errors
+
+    # -- helpers for subclasses ---------------------------------------------
+
+    def webhook_url(self, event: str = "") -> str:
+        """Where this account's callbacks go (with its secret in the path)."""
+        return self._webhook_url(event) if self._webhook_url else ""
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base_url, path.lstrip("/"))
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One HTTP call to the account's base URL.
+
+        Redirects are not followed (a provider answering with one to another
+        host must not receive our credentials). Connection errors, timeouts,
+        5xx and 429 raise a transient ProviderError; 401/403 a permanent one.
+        Any other status is returned for the backend to read, because several
+        providers put errors in 200 and 4xx bodies alike."""
+        url = self.url(path)
+        if urlsplit(url).netloc != urlsplit(self.base_url).netloc:
+            raise ProviderError(f"Refusing to call {url}: not the account's host.", permanent=True)
+        kwargs.setdefault("timeout", self.timeout)
+        kwargs["allow_redirects"] = False
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.Timeout as exc:
+            raise ProviderError(f"{self.label} did not answer in time.", code="timeout") from exc
+        except requests.ConnectionError as exc:
+            raise ProviderError(f"Could not connect to {self.label}.", code="connection") from exc
+        if response.status_code == 429:
+            raise ProviderError(
+                f"{self.label} is rate-limiting us (HTTP 429).",
+                code="429",
+                retry_after=_retry_after(response),
+                raw=response.text[:2000],
+            )
+        if response.status_code >= 500:
+            raise ProviderError(
+                f"{self.label} had a server error (HTTP {response.status_code}).",
+                code=str(response.status_code),
+                retry_after=_retry_after(response),
+                raw=response.text[:2000],
+            )
+        if response.status_code in (401, 403):
+            raise ProviderError(
+                f"{self.label} refused our credentials (HTTP {response.status_code}).",
+                permanent=True,
+                code=str(response.status_code),
+                raw=response.text[:2000],
+            )
+        if 300 <= response.status_code < 400:
+            raise ProviderError(
+                f"{self.label} answered with a redirect (HTTP {response.status_code}); "
+                "check the account's base URL.",
+                permanent=True,
+                code=str(response.status_code),
+            )
+        return response
+
+    def json_of(self, response: requests.Response) -> Any:
+        """The response body as JSON; a malformed body is a transient error
+        (a proxy error page, a truncated answer)."""
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderError(
+                f"{self.label} answered with something that is not JSON "
+                f"(HTTP {response.status_code}).",
+                code="bad_json",
+                raw=response.text[:2000],
+            ) from exc
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    if value:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+    return None
