@@ -42,6 +42,7 @@ class ProviderError(Exception):
         code: str = "",
         retry_after: float | None = None,
         raw: Any = None,
+        maybe_sent: bool = False,
     ):
         super().__init__(message)
         self.message = message
@@ -49,6 +50,10 @@ class ProviderError(Exception):
         self.code = code
         self.retry_after = retry_after
         self.raw = raw
+        # The provider may have received and acted on the request (a read
+        # timeout, an unreadable success answer): the engine must not resend
+        # blindly, it parks the messages as unknown for reconciliation.
+        self.maybe_sent = maybe_sent
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}" if self.code else self.message
@@ -242,6 +247,7 @@ class ProviderBackend:
         webhook_url: Callable[[str], str] | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
+        account_id: int | None = None,
     ):
         self.base_url = (base_url or self.default_base_url).rstrip("/") + "/"
         self.credentials = credentials or {}
@@ -249,6 +255,8 @@ class ProviderBackend:
         self._webhook_url = webhook_url
         self.timeout = timeout
         self.session = session or requests.Session()
+        # For backends that defer work (the sandbox reports later).
+        self.account_id = account_id
 
     # -- the calls -----------------------------------------------------------
 
@@ -361,8 +369,14 @@ class ProviderBackend:
         kwargs["allow_redirects"] = False
         try:
             response = self.session.request(method, url, **kwargs)
+        except requests.ConnectTimeout as exc:
+            raise ProviderError(
+                f"Could not connect to {self.label} in time.", code="connection"
+            ) from exc
         except requests.Timeout as exc:
-            raise ProviderError(f"{self.label} did not answer in time.", code="timeout") from exc
+            raise ProviderError(
+                f"{self.label} did not answer in time.", code="timeout", maybe_sent=True
+            ) from exc
         except requests.ConnectionError as exc:
             raise ProviderError(f"Could not connect to {self.label}.", code="connection") from exc
         if response.status_code == 429:
@@ -406,6 +420,7 @@ class ProviderBackend:
                 f"(HTTP {response.status_code}).",
                 code="bad_json",
                 raw=response.text[:2000],
+                maybe_sent=200 <= response.status_code < 300,
             ) from exc
 
 
