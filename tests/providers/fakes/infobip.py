@@ -1,0 +1,270 @@
+"""A fake Infobip SMS API, as seeds 001 and 003 and the OpenAPI spec describe it.
+
+- ``POST /sms/2/text/advanced`` takes ``messages[]`` with ``destinations[]``,
+  keeps a given ``messageId``/``bulkId`` or makes one up, and answers every
+  destination with PENDING_ACCEPTED (group 1, id 26).
+- Each message then gets its final report, handed out once by
+  ``GET /sms/1/reports``: numbers ending in 9 are UNDELIVERABLE with
+  EC_ABSENT_SUBSCRIBER, the rest DELIVERED_TO_HANDSET at 0.01 EUR a part.
+  A message with a future ``sendAt`` waits (no report) until cancelled.
+- ``GET /sms/1/logs`` filters by comma-separated ``messageId``/``bulkId`` and
+  is not consumed; ``PUT /sms/1/bulks/status`` pauses or cancels a bulk.
+- Only ``Authorization: App <key>`` is accepted; errors use the documented
+  ``requestError.serviceException`` envelope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+
+def make_handler(api_key: str = "test-key") -> type[BaseHTTPRequestHandler]:
+    """A handler class with its own store, so tests never share messages."""
+
+    class Handler(InfobipHandler):
+        pass
+
+    Handler.api_key = api_key
+    Handler.logs = {}
+    Handler.reports = []
+    Handler.bulks = {}
+    Handler.requests_seen = []
+    return Handler
+
+
+class InfobipHandler(BaseHTTPRequestHandler):
+    api_key: str
+    logs: dict[str, dict[str, Any]]
+    reports: list[dict[str, Any]]
+    bulks: dict[str, dict[str, Any]]
+    requests_seen: list[tuple[str, str, Any]]
+
+    def do_GET(self) -> None:
+        self.handle_call("GET")
+
+    def do_POST(self) -> None:
+        self.handle_call("POST")
+
+    def do_PUT(self) -> None:
+        self.handle_call("PUT")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def handle_call(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = dict(parse_qsl(url.query))
+        body: Any = None
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            try:
+                body = json.loads(self.rfile.read(length))
+            except ValueError:
+                return self.error(400, "BAD_REQUEST", "Invalid JSON")
+        self.requests_seen.append((method, url.path, body))
+        if self.headers.get("Authorization") != f"App {self.api_key}":
+            return self.error(401, "UNAUTHORIZED", "Invalid login details")
+        route = (method, url.path.rstrip("/"))
+        if route == ("POST", "/sms/2/text/advanced"):
+            return self.send_messages(body)
+        if route == ("GET", "/sms/1/reports"):
+            return self.pull_reports(query)
+        if route == ("GET", "/sms/1/logs"):
+            return self.read_logs(query)
+        if route == ("PUT", "/sms/1/bulks/status"):
+            return self.update_bulk(query, body)
+        return self.error(404, "NOT_FOUND", "Not found")
+
+    # -- endpoints ------------------------------------------------------------
+
+    def send_messages(self, body: Any) -> None:
+        problems = validate(body)
+        if problems:
+            return self.error(400, "BAD_REQUEST", "Bad request", problems)
+        bulk_id = body.get("bulkId") or new_id()
+        scheduled = False
+        answer = []
+        for message in body["messages"]:
+            send_at = message.get("sendAt")
+            later = bool(send_at) and parse_time(send_at) > now()
+            scheduled = scheduled or later
+            for destination in message["destinations"]:
+                message_id = destination.get("messageId") or new_id()
+                parts = sms_count(message.get("text", ""))
+                log = {
+                    "bulkId": bulk_id,
+                    "messageId": message_id,
+                    "to": destination["to"],
+                    "from": message.get("from", ""),
+                    "text": message.get("text", ""),
+                    "sentAt": send_at if later else stamp(now()),
+                    "smsCount": parts,
+                    "status": PENDING_ACCEPTED,
+                }
+                self.logs[message_id] = log
+                if not later:
+                    self.finish(log, message)
+                answer.append(
+                    {"to": destination["to"], "status": PENDING_ACCEPTED}
+                    | {"messageId": message_id}
+                )
+        self.bulks[bulk_id] = {"status": "PENDING" if scheduled else "FINISHED"}
+        self.answer({"bulkId": bulk_id, "messages": answer})
+
+    def finish(self, log: dict[str, Any], message: dict[str, Any]) -> None:
+        if log["to"].endswith("9"):
+            status, error = UNDELIVERABLE, ABSENT_SUBSCRIBER
+        else:
+            status, error = DELIVERED_TO_HANDSET, NO_ERROR
+        report = {
+            "bulkId": log["bulkId"],
+            "messageId": log["messageId"],
+            "to": log["to"],
+            "sentAt": log["sentAt"],
+            "doneAt": stamp(now()),
+            "smsCount": log["smsCount"],
+            "price": {"pricePerMessage": round(0.01 * log["smsCount"], 5), "currency": "EUR"},
+            "status": status,
+            "error": error,
+        }
+        if message.get("callbackData"):
+            report["callbackData"] = message["callbackData"]
+        log.update({k: report[k] for k in ("doneAt", "price", "status", "error")})
+        self.reports.append(report)
+
+    def pull_reports(self, query: dict[str, str]) -> None:
+        limit = min(int(query.get("limit") or 50), 1000)
+        handed, kept = [], []
+        for report in self.reports:
+            wanted = query.get("messageId") in (None, report["messageId"]) and query.get(
+                "bulkId"
+            ) in (None, report["bulkId"])
+            (handed if wanted and len(handed) < limit else kept).append(report)
+        self.reports[:] = kept
+        self.answer({"results": handed})
+
+    def read_logs(self, query: dict[str, str]) -> None:
+        message_ids = set(filter(None, query.get("messageId", "").split(",")))
+        bulk_ids = set(filter(None, query.get("bulkId", "").split(",")))
+        limit = min(int(query.get("limit") or 50), 1000)
+        rows = [
+            log
+            for log in self.logs.values()
+            if (not message_ids or log["messageId"] in message_ids)
+            and (not bulk_ids or log["bulkId"] in bulk_ids)
+        ]
+        self.answer({"results": rows[:limit]})
+
+    def update_bulk(self, query: dict[str, str], body: Any) -> None:
+        bulk = self.bulks.get(query.get("bulkId", ""))
+        if bulk is None:
+            return self.error(404, "NOT_FOUND", "Bulk not found")
+        status = (body or {}).get("status")
+        if status not in ("PAUSED", "PROCESSING", "CANCELED"):
+            return self.error(400, "BAD_REQUEST", "Bad request", {"status": ["invalid"]})
+        if bulk["status"] == "FINISHED":
+            return self.error(400, "BAD_REQUEST", "Bulk already sent")
+        bulk["status"] = status
+        self.answer({"bulkId": query["bulkId"], "status": status})
+
+    # -- helpers --------------------------------------------------------------
+
+    def answer(self, payload: Any, status: int = 200) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def error(self, status: int, message_id: str, text: str, problems: dict | None = None) -> None:
+        exception: dict[str, Any] = {"messageId": message_id, "text": text}
+        if problems:
+            exception["validationErrors"] = problems
+        self.answer({"requestError": {"serviceException": exception}}, status)
+
+
+PENDING_ACCEPTED = {
+    "groupId": 1,
+    "groupName": "PENDING",
+    "id": 26,
+    "name": "PENDING_ACCEPTED",
+    "description": "Message sent to next instance",
+}
+DELIVERED_TO_HANDSET = {
+    "groupId": 3,
+    "groupName": "DELIVERED",
+    "id": 5,
+    "name": "DELIVERED_TO_HANDSET",
+    "description": "Message delivered to handset",
+}
+UNDELIVERABLE = {
+    "groupId": 2,
+    "groupName": "UNDELIVERABLE",
+    "id": 9,
+    "name": "UNDELIVERABLE_NOT_DELIVERED",
+    "description": "Message sent not delivered",
+}
+NO_ERROR = {
+    "groupId": 0,
+    "groupName": "OK",
+    "id": 0,
+    "name": "NO_ERROR",
+    "description": "No Error",
+    "permanent": False,
+}
+ABSENT_SUBSCRIBER = {
+    "groupId": 1,
+    "groupName": "HANDSET_ERRORS",
+    "id": 27,
+    "name": "EC_ABSENT_SUBSCRIBER",
+    "description": "Absent Subscriber",
+    "permanent": False,
+}
+
+
+def validate(body: Any) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        return {"messages": ["must not be null"]}
+    if not body["messages"]:
+        return {"messages": ["must not be empty"]}
+    for m, message in enumerate(body["messages"]):
+        destinations = message.get("destinations") if isinstance(message, dict) else None
+        if not isinstance(destinations, list) or not destinations:
+            problems[f"messages[{m}].destinations"] = ["must not be empty"]
+            continue
+        for d, destination in enumerate(destinations):
+            to = destination.get("to") if isinstance(destination, dict) else None
+            if not isinstance(to, str) or not to.isdigit() or len(to) > 64:
+                problems[f"messages[{m}].destinations[{d}].to"] = ["invalid destination address"]
+            message_id = destination.get("messageId", "") if isinstance(destination, dict) else ""
+            if len(str(message_id)) > 200:
+                problems[f"messages[{m}].destinations[{d}].messageId"] = ["too long"]
+    return problems
+
+
+def sms_count(text: str) -> int:
+    # Enough for a fake: the GSM-7 part sizes, by character.
+    return 1 if len(text) <= 160 else -(-len(text) // 153)
+
+
+def new_id() -> str:
+    return str(int(secrets.token_hex(8), 16))
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def stamp(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
