@@ -1,0 +1,430 @@
+import datetime as dt
+import re
+import zoneinfo
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from providers.status import SUBMITTED, Status
+
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def validate_time_zone(value: str) -> None:
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Berlin).")
+
+
+class Approval(models.TextChoices):
+    PENDING = "pending", "Waiting for approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class SenderID(models.Model):
+    """What the recipient sees as the sender: 3–11 letters/digits, or a number."""
+
+    class Kind(models.TextChoices):
+        ALPHANUMERIC = "alphanumeric", "Alphanumeric"
+        NUMERIC = "numeric", "Numeric (phone number or short code)"
+
+    value = models.CharField(max_length=16, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, editable=False)
+    accounts = models.ManyToManyField(
+        "providers.ProviderAccount",
+        blank=True,
+        related_name="senders",
+        help_text="Provider accounts this sender is registered with.",
+    )
+    # ISO alpha-2 codes it may be used for; empty means every country.
+    countries = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Approval.choices, default=Approval.PENDING)
+    note = models.CharField(max_length=255, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["value"]
+        verbose_name = "sender ID"
+
+    def __str__(self):
+        return self.value
+
+    def save(self, *args, **kwargs):
+        if not self.kind:
+            self.clean()
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        value = (self.value or "").strip()
+        digits = value[1:] if value.startswith("+") else value
+        if digits.isdigit():
+            if not 3 <= len(digits) <= 15:
+                raise ValidationError({"value": "A numeric sender has 3 to 15 digits."})
+            self.kind = self.Kind.NUMERIC
+        else:
+            if not re.fullmatch(r"[A-Za-z0-9 ._-]{3,11}", value):
+                raise ValidationError(
+                    {
+                        "value": "An alphanumeric sender has 3 to 11 characters: "
+                        "letters A–Z, digits, space, dot, dash or underscore."
+                    }
+                )
+            if not any(c.isalpha() for c in value):
+                raise ValidationError({"value": "An alphanumeric sender needs a letter."})
+            self.kind = self.Kind.ALPHANUMERIC
+        self.value = value
+        self.countries = sorted({c.upper() for c in self.countries or []})
+
+    def allows_country(self, country: str) -> bool:
+        return not self.countries or country in self.countries
+
+
+class DLTTemplate(models.Model):
+    """A content template registered on India's DLT platform."""
+
+    class Category(models.TextChoices):
+        PROMOTIONAL = "promotional", "Promotional"
+        TRANSACTIONAL = "transactional", "Transactional"
+        SERVICE_IMPLICIT = "service_implicit", "Service implicit"
+        SERVICE_EXPLICIT = "service_explicit", "Service explicit"
+
+    name = models.CharField(max_length=120)
+    template_id = models.CharField(max_length=64, unique=True)
+    principal_entity_id = models.CharField(max_length=64)
+    telemarketer_id = models.CharField(max_length=64, blank=True)
+    header = models.ForeignKey(
+        SenderID,
+        on_delete=models.PROTECT,
+        related_name="dlt_templates",
+        help_text="The sender ID (header) the template is registered with.",
+    )
+    category = models.CharField(max_length=20, choices=Category.choices)
+    # The registered text, with {#var#} where a value goes.
+    content = models.TextField()
+    status = models.CharField(max_length=16, choices=Approval.choices, default=Approval.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "DLT template"
+
+    def __str__(self):
+        return f"{self.name} ({self.template_id})"
+
+    def clean(self):
+        if self.content and "{{" in self.content:
+            raise ValidationError(
+                {"content": "Use {#var#} for variable parts, as registered on the DLT platform."}
+            )
+
+
+class DeliveryWindow(models.Model):
+    """Days of the week and hours of the day when messages may go out."""
+
+    name = models.CharField(max_length=100, unique=True)
+    # 0 = Monday ... 6 = Sunday
+    days = models.JSONField(default=list)
+    start_time = models.TimeField()
+    end_time = models.TimeField(
+        help_text="May be earlier than the start for a window over midnight."
+    )
+    recipient_local = models.BooleanField(
+        default=False, help_text="Use each recipient's own time zone (from their number)."
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="The window's time zone; with recipient-local windows, used for "
+        "numbers whose zone is unknown.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        days = sorted({int(d) for d in self.days or []})
+        if not days or any(d not in range(7) for d in days):
+            raise ValidationError({"days": "Choose at least one day of the week."})
+        self.days = days
+        if self.start_time == self.end_time:
+            raise ValidationError(
+                {"end_time": "The window must not start and end at the same time."}
+            )
+
+    def summary(self) -> str:
+        days = sorted(self.days)
+        if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
+            day_text = f"{DAY_NAMES[days[0]]}–{DAY_NAMES[days[-1]]}"
+        else:
+            day_text = ", ".join(DAY_NAMES[d] for d in days)
+        where = "recipient's time" if self.recipient_local else self.time_zone
+        return f"{day_text} {self.start_time:%H:%M}–{self.end_time:%H:%M} {where}"
+
+    def zone_for(self, recipient_zone: str = "") -> zoneinfo.ZoneInfo:
+        name = recipient_zone if self.recipient_local and recipient_zone else self.time_zone
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo(self.time_zone)
+
+    def _open_local(self, local: dt.datetime) -> bool:
+        t = local.time()
+        if self.start_time < self.end_time:
+            return local.weekday() in self.days and self.start_time <= t < self.end_time
+        # Over midnight: the part after midnight belongs to the previous day.
+        if t >= self.start_time:
+            return local.weekday() in self.days
+        if t < self.end_time:
+            return (local.weekday() - 1) % 7 in self.days
+        return False
+
+    def is_open(self, at: dt.datetime, recipient_zone: str = "") -> bool:
+        return self._open_local(at.astimezone(self.zone_for(recipient_zone)))
+
+    def next_open(self, at: dt.datetime, recipient_zone: str = "") -> dt.datetime:
+        """The first moment at or after ``at`` when the window is open."""
+        zone = self.zone_for(recipient_zone)
+        local = at.astimezone(zone)
+        if self._open_local(local):
+            return at
+        for offset in range(8):
+            day = local.date() + dt.timedelta(days=offset)
+            if day.weekday() not in self.days:
+                continue
+            start = dt.datetime.combine(day, self.start_time, tzinfo=zone)
+            if start >= local:
+                return start.astimezone(dt.UTC)
+        raise ValueError("The delivery window has no open time.")
+
+
+class Campaign(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    name = models.CharField(max_length=150)
+    text = models.TextField(
+        help_text="Placeholders like {{ first_name }} are filled per recipient."
+    )
+    sender = models.ForeignKey(SenderID, on_delete=models.PROTECT, related_name="campaigns")
+    dlt_template = models.ForeignKey(
+        DLTTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns"
+    )
+    account = models.ForeignKey(
+        "providers.ProviderAccount", on_delete=models.PROTECT, related_name="campaigns"
+    )
+    window = models.ForeignKey(
+        DeliveryWindow, null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns"
+    )
+    lists = models.ManyToManyField("contacts.ContactList", related_name="campaigns")
+    exclude_lists = models.ManyToManyField(
+        "contacts.ContactList", blank=True, related_name="excluded_from"
+    )
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    # Provider options; each backend uses the ones its provider supports.
+    flash = models.BooleanField(default=False)
+    validity_minutes = models.PositiveIntegerField(null=True, blank=True)
+    transliteration = models.CharField(max_length=32, blank=True)
+    language_code = models.CharField(max_length=8, blank=True)
+    click_tracking = models.BooleanField(default=False)
+    campaign_ref = models.CharField(max_length=64, blank=True)
+    callback_data = models.CharField(max_length=200, blank=True)
+
+    state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
+    pause_reason = models.CharField(max_length=255, blank=True)
+    # Recipients materialised at launch (sent + skipped + failed, eventually).
+    audience_count = models.PositiveIntegerField(default=0)
+    # Consecutive failed provider calls, for pausing a failing campaign.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(state="scheduled") | models.Q(scheduled_at__isnull=False),
+                name="scheduled_has_time",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(validity_minutes__isnull=True)
+                | models.Q(validity_minutes__gte=1, validity_minutes__lte=2880),
+                name="validity_in_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["state"])]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state == self.State.DRAFT
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (self.State.SCHEDULED, self.State.RUNNING, self.State.PAUSED)
+
+
+class Message(models.Model):
+    """One recipient of one send."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages")
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Test sends are logged like any message but are not part of the audience.
+    is_test = models.BooleanField(default=False)
+    phone = models.CharField(max_length=32)
+    country = models.CharField(max_length=2, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    text = models.TextField(blank=True)
+    encoding = models.CharField(max_length=8, default="GSM-7")
+    segments = models.PositiveSmallIntegerField(default=1)
+    account = models.ForeignKey(
+        "providers.ProviderAccount", on_delete=models.PROTECT, related_name="messages"
+    )
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Why a message was skipped: suppressed, invalid, duplicate, outside_dlt.
+    skip_reason = models.CharField(max_length=32, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_description = models.CharField(max_length=500, blank=True)
+    estimated_cost = models.DecimalField(max_digits=12, decimal_places=5, default=Decimal("0"))
+    actual_cost = models.DecimalField(max_digits=12, decimal_places=5, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Not to be submitted before this time (schedule, window, retry backoff).
+    not_before = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # Exactly one message per recipient per campaign.
+            models.UniqueConstraint(
+                fields=["campaign", "phone"],
+                condition=models.Q(is_test=False),
+                name="message_once_per_recipient",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="message_unique_provider_id",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=Status.values), name="message_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="skipped") | ~models.Q(skip_reason=""),
+                name="skipped_has_reason",
+            ),
+            # A provider can only have answered for a message we submitted.
+            models.CheckConstraint(
+                condition=~models.Q(status__in=sorted(SUBMITTED))
+                | models.Q(submitted_at__isnull=False),
+                name="submitted_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "status"]),
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["phone"]),
+            # The dispatch queue: only pending rows, which are few at any time.
+            models.Index(
+                fields=["campaign", "not_before", "id"],
+                condition=models.Q(status="pending"),
+                name="message_pending_queue",
+            ),
+            models.Index(
+                fields=["submitted_at"],
+                condition=models.Q(status="sending"),
+                name="message_in_flight",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.phone} ({self.status})"
+
+    @property
+    def ref(self) -> str:
+        """Our reference for the message at the provider."""
+        return str(self.pk)
+
+
+class MessageEvent(models.Model):
+    """A step in a message's history, with what the provider said."""
+
+    class Kind(models.TextChoices):
+        SUBMIT = "submit", "Submitted"
+        REPORT = "report", "Delivery report"
+        POLL = "poll", "Status poll"
+        RECOVERY = "recovery", "Recovery"
+        NOTE = "note", "Note"
+
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    account = models.ForeignKey("providers.ProviderAccount", on_delete=models.CASCADE)
+    # Kept even when no message matches, so unknown IDs can be looked at.
+    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, blank=True)
+    # False when the report arrived late or twice and changed nothing.
+    applied = models.BooleanField(default=True)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["message", "created_at"])]
+
+    def __str__(self):
+        return f"{self.kind} {self.status} {self.provider_message_id}"
+
+
+class CampaignCounter(models.Model):
+    """Deltas of a campaign's per-status counts and costs.
+
+    Writers add a row per change instead of updating one hot row; a periodic
+    task squashes them. Readers sum the few rows left, so a campaign page never
+    counts the message table."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="counters")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    count = models.IntegerField(default=0)
+    estimated_cost = models.DecimalField(max_digits=16, decimal_places=5, default=Decimal("0"))
+    actual_cost = models.DecimalField(max_digits=16, decimal_places=5, default=Decimal("0"))
+    segments = models.BigIntegerField(default=0)
+    is_squashed = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["campaign", "status"])]
+
+    def __str__(self):
+        return f"{self.campaign_id} {self.status} {self.count:+d}"

@@ -1,0 +1,152 @@
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from . import crypto, registry
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class ProviderAccount(models.Model):
+    """One configured account of a provider backend."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=32, choices=registry.CHOICES)
+    base_url = models.URLField(blank=True, help_text="Leave empty for the provider's default.")
+    # Encrypted JSON of the backend's credential_fields (see providers.crypto).
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+    # The backend's non-secret option_fields.
+    options = models.JSONField(default=dict, blank=True)
+    default_sender = models.ForeignKey(
+        "campaigns.SenderID",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    throughput = models.PositiveIntegerField(
+        default=10, help_text="Messages per second this account may submit, across all workers."
+    )
+    currency = models.CharField(max_length=3, default="EUR")
+    default_price = models.DecimalField(
+        max_digits=10,
+        decimal_places=5,
+        default=Decimal("0"),
+        help_text="Price per segment for countries not in the rate card.",
+    )
+    # Unguessable: it is the only thing that authenticates most providers'
+    # callbacks, since they carry no signature.
+    webhook_secret = models.CharField(max_length=64, unique=True, default=new_webhook_secret)
+    fallback = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="Where pending messages move when this account keeps failing.",
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Recent submissions, for the throughput limit when Redis is not used.
+    throttle_log = models.JSONField(default=list, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(throughput__gte=1), name="throughput_positive"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(fallback=models.F("id")), name="fallback_not_self"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def backend_class(self):
+        return registry.backend_class(self.kind)
+
+    @property
+    def credentials(self) -> dict:
+        return crypto.decrypt(self.credentials_encrypted)
+
+    @credentials.setter
+    def credentials(self, values: dict) -> None:
+        self.credentials_encrypted = crypto.encrypt(values)
+
+    def masked_credentials(self) -> dict:
+        return {k: crypto.mask(str(v)) for k, v in self.credentials.items()}
+
+    def webhook_url(self, event: str = "") -> str:
+        if event:
+            path = reverse("providers:webhook_event", args=[self.webhook_secret, event])
+        else:
+            path = reverse("providers:webhook", args=[self.webhook_secret])
+        return settings.PUBLIC_BASE_URL + path
+
+    def backend(self):
+        return self.backend_class(
+            base_url=self.base_url,
+            credentials=self.credentials,
+            options=self.options,
+            webhook_url=self.webhook_url,
+            account_id=self.pk,
+        )
+
+    def price_for(self, country: str) -> Decimal:
+        """Price per segment to a destination country, from the rate card."""
+        for entry in self.rates.all():
+            if entry.country == country:
+                return entry.price
+        return self.default_price
+
+
+class RateCardEntry(models.Model):
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="rates")
+    country = models.CharField(max_length=2, help_text="ISO 3166 alpha-2, e.g. DE")
+    price = models.DecimalField(max_digits=10, decimal_places=5, help_text="Per segment")
+
+    class Meta:
+        ordering = ["country"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "country"], name="rate_unique"),
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="rate_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.country} {self.price} {self.account.currency}"
+
+
+class InboundMessage(models.Model):
+    """A reply or keyword received from a provider."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    sender = models.CharField(max_length=32, db_index=True)
+    recipient = models.CharField(max_length=32, blank=True)
+    text = models.TextField(blank=True)
+    keyword = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(db_index=True)
+    # True when the text was an opt-out keyword and a suppression was added.
+    opted_out = models.BooleanField(default=False)
+    raw = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="inbound_unique_provider_id",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.sender}: {self.text[:40]}"
