@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "smsportal.middleware.RoleRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -63,7 +64,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "smsportal.context_processors.roles",
+                "smsportal.context_processors.roles_context",
             ],
         },
     },
@@ -78,6 +79,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+# Shared by every process (locks of periodic jobs live here): the database by
+# default, Redis in production (CACHE_URL=redis://...).
+CACHES = {"default": env.cache("CACHE_URL", default="dbcache://smsportal_cache")}
+
+FORMS_URLFIELD_ASSUME_HTTPS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -131,6 +137,10 @@ REDIS_URL = env.str("REDIS_URL", default="")
 
 # How many messages a dispatch worker claims at once.
 DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
+# Seconds one dispatch task keeps sending before it hands over to a fresh one.
+DISPATCH_TIME_BUDGET = env.float("DISPATCH_TIME_BUDGET", default=20.0)
+# Failed provider calls in a row before a campaign pauses itself.
+DISPATCH_MAX_FAILURES = env.int("DISPATCH_MAX_FAILURES", default=5)
 # Seconds the sandbox provider waits before reporting delivery.
 SANDBOX_REPORT_DELAY = env.float("SANDBOX_REPORT_DELAY", default=2.0)
 # Reply keywords that opt a number out.

@@ -1,1 +1,14 @@
-urlpatterns = []
+from django.contrib import admin
+from django.urls import include, path
+
+from campaigns import views as campaign_views
+
+urlpatterns = [
+    path("", campaign_views.home, name="home"),
+    path("healthz", campaign_views.healthz, name="healthz"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("lists/", include("contacts.urls")),
+    path("", include("campaigns.urls")),
+    path("", include("providers.urls")),
+]

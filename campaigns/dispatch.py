@@ -1,0 +1,375 @@
+"""Dispatch: workers claim pending messages in batches and submit them.
+
+A message goes from pending to sending exactly once: the claim is a
+conditional update on locked rows (``SKIP LOCKED`` on PostgreSQL), so two
+workers never take the same row. After the provider answers, results go
+through the status path (``delivery.apply_updates``). A crash between claim
+and record leaves rows in "sending"; ``recover_stuck`` reconciles them and
+never resends blindly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from providers.base import DltFields, OutboundSms, ProviderError, SendOptions, SendWindow
+from providers.status import Status
+from providers.throttle import limiter
+
+from . import compose
+from .delivery import Update, apply_updates, counter_add
+from .models import Campaign, Message, MessageEvent
+
+log = logging.getLogger(__name__)
+State = Campaign.State
+
+# After this many failed provider calls in a row a campaign pauses.
+MAX_CONSECUTIVE_FAILURES = getattr(settings, "DISPATCH_MAX_FAILURES", 5)
+# A message in "sending" longer than this is considered stuck (worker died).
+STUCK_AFTER = timedelta(minutes=5)
+
+
+def send_options(campaign: Campaign) -> SendOptions:
+    template = campaign.dlt_template
+    return SendOptions(
+        flash=campaign.flash,
+        validity_minutes=campaign.validity_minutes,
+        transliteration=campaign.transliteration,
+        language_code=campaign.language_code,
+        click_tracking=campaign.click_tracking,
+        campaign_ref=campaign.campaign_ref,
+        callback_data=campaign.callback_data,
+        bulk_id=f"campaign-{campaign.pk}",
+        dlt=DltFields(
+            template_id=template.template_id,
+            principal_entity_id=template.principal_entity_id,
+            telemarketer_id=template.telemarketer_id,
+        )
+        if template
+        else None,
+        window=SendWindow(
+            days=tuple(campaign.window.days),
+            start=campaign.window.start_time,
+            end=campaign.window.end_time,
+        )
+        if campaign.window and not campaign.window.recipient_local
+        else None,
+    )
+
+
+def hold_outside_window(campaign: Campaign) -> int:
+    """Pending messages whose delivery window is closed wait until it opens
+    (their ``not_before`` moves), so claims only see sendable rows."""
+    window = campaign.window
+    if window is None:
+        return 0
+    now = timezone.now()
+    pending = Message.objects.filter(
+        campaign=campaign, status=Status.PENDING, is_test=False
+    ).exclude(not_before__gt=now)
+    zones = [""]
+    if window.recipient_local:
+        zones = list(pending.values_list("time_zone", flat=True).distinct())
+    held = 0
+    for zone in zones:
+        if window.is_open(now, zone):
+            continue
+        rows = pending.filter(time_zone=zone) if window.recipient_local else pending
+        held += rows.update(not_before=window.next_open(now, zone))
+    return held
+
+
+def claim(campaign: Campaign, limit: int) -> list[Message]:
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Message.objects.filter(campaign=campaign, status=Status.PENDING, is_test=False)
+            .exclude(not_before__gt=now)
+            .select_for_update(skip_locked=True)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        claimed = Message.objects.filter(id__in=ids, status=Status.PENDING).update(
+            status=Status.SENDING, submitted_at=now
+        )
+        messages = list(
+            Message.objects.filter(id__in=ids, status=Status.SENDING, submitted_at=now)
+            .select_related("contact")
+            .order_by("id")
+        )
+        assert claimed == len(messages)
+        # The claim is a status change like any other: counters follow it.
+        deltas: dict = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0])
+        for m in messages:
+            deltas[(campaign.pk, Status.PENDING)][0] -= 1
+            deltas[(campaign.pk, Status.PENDING)][1] -= m.estimated_cost
+            deltas[(campaign.pk, Status.PENDING)][3] -= m.segments
+            deltas[(campaign.pk, Status.SENDING)][0] += 1
+            deltas[(campaign.pk, Status.SENDING)][1] += m.estimated_cost
+            deltas[(campaign.pk, Status.SENDING)][3] += m.segments
+        counter_add(deltas)
+    return messages
+
+
+def _render(campaign: Campaign, messages: list[Message], rates: dict, default_price) -> None:
+    """Fill text, encoding, segments and estimated cost of personalised
+    messages (plain texts were filled at launch)."""
+    changed = []
+    deltas: dict = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0])
+    for m in messages:
+        if m.text:
+            continue
+        contact = m.contact
+        row = {"phone": m.phone}
+        if contact:
+            row.update(
+                first_name=contact.first_name,
+                last_name=contact.last_name,
+                attributes=contact.attributes,
+            )
+        m.text = compose.render(campaign.text, row)
+        info = compose.segments.count(m.text)
+        m.encoding, m.segments = info.encoding, info.segments
+        m.estimated_cost = info.segments * rates.get(m.country, default_price)
+        d = deltas[(campaign.pk, Status.SENDING)]
+        d[1] += m.estimated_cost
+        d[3] += m.segments
+        changed.append(m)
+    if changed:
+        Message.objects.bulk_update(changed, ["text", "encoding", "segments", "estimated_cost"])
+        counter_add(deltas)
+
+
+def _requests(messages: list[Message], caps, throughput: int) -> list[list[Message]]:
+    """Split claimed messages into provider requests, none larger than the
+    account's rate (a request is a burst at the provider)."""
+    size = max(1, min(caps.max_recipients_per_request, throughput))
+    if caps.distinct_texts_per_request:
+        groups = [messages]
+    else:
+        by_text: dict[str, list[Message]] = defaultdict(list)
+        for m in messages:
+            by_text[m.text].append(m)
+        groups = list(by_text.values())
+    return [group[i : i + size] for group in groups for i in range(0, len(group), size)]
+
+
+def submit_messages(campaign: Campaign, messages: list[Message]) -> None:
+    """Submit claimed (status "sending") messages through the account's
+    backend and record what the provider said."""
+    account = campaign.account
+    backend = account.backend()
+    options = send_options(campaign)
+    rates = {r.country: r.price for r in account.rates.all()}
+    _render(campaign, messages, rates, account.default_price)
+    for chunk in _requests(messages, backend.capabilities, account.throughput):
+        limiter.acquire(account.pk, account.throughput, len(chunk))
+        outbound = [
+            OutboundSms(
+                ref=m.ref,
+                to=m.phone,
+                text=m.text,
+                sender=campaign.sender.value,
+                encoding=m.encoding,
+            )
+            for m in chunk
+        ]
+        try:
+            results = backend.send_batch(outbound, options)
+        except ProviderError as error:
+            _request_failed(campaign, chunk, error)
+            continue
+        except Exception as error:  # a bug in a backend: unclear, never resent
+            log.exception("backend %s crashed while sending", account.kind)
+            _request_failed(
+                campaign,
+                chunk,
+                ProviderError(f"Internal error while sending: {error}", maybe_sent=True),
+            )
+            continue
+        Campaign.objects.filter(pk=campaign.pk).update(consecutive_failures=0)
+        by_ref = {r.ref: r for r in results}
+        updates = []
+        for m in chunk:
+            r = by_ref.get(m.ref)
+            if r is None:
+                updates.append(
+                    Update(
+                        m.id,
+                        Status.UNKNOWN,
+                        kind=MessageEvent.Kind.SUBMIT,
+                        error_description="The provider's answer did not mention this message.",
+                    )
+                )
+                continue
+            updates.append(
+                Update(
+                    m.id,
+                    r.status,
+                    kind=MessageEvent.Kind.SUBMIT,
+                    provider_message_id=r.provider_message_id,
+                    error_code=r.error_code,
+                    error_description=r.error_description,
+                    cost=r.cost,
+                    currency=r.currency,
+                    segments=r.segments,
+                    payload=r.raw,
+                )
+            )
+        apply_updates(updates)
+
+
+def _request_failed(campaign: Campaign, chunk: list[Message], error: ProviderError) -> None:
+    ids = [m.id for m in chunk]
+    if error.maybe_sent:
+        # The provider may have the messages: park them for reconciliation.
+        apply_updates(
+            [
+                Update(
+                    i,
+                    Status.UNKNOWN,
+                    kind=MessageEvent.Kind.SUBMIT,
+                    error_code=error.code,
+                    error_description=error.message,
+                    payload=error.raw,
+                )
+                for i in ids
+            ]
+        )
+        return
+    # Nothing was sent: back to pending, after a backoff.
+    failures = campaign.consecutive_failures + 1
+    Campaign.objects.filter(pk=campaign.pk).update(consecutive_failures=failures)
+    campaign.consecutive_failures = failures
+    delay = error.retry_after if error.retry_after is not None else min(300, 2**failures)
+    with transaction.atomic():
+        back = Message.objects.filter(id__in=ids, status=Status.SENDING)
+        deltas: dict = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0])
+        for m in chunk:
+            deltas[(campaign.pk, Status.SENDING)][0] -= 1
+            deltas[(campaign.pk, Status.SENDING)][1] -= m.estimated_cost
+            deltas[(campaign.pk, Status.SENDING)][3] -= m.segments
+            deltas[(campaign.pk, Status.PENDING)][0] += 1
+            deltas[(campaign.pk, Status.PENDING)][1] += m.estimated_cost
+            deltas[(campaign.pk, Status.PENDING)][3] += m.segments
+        back.update(
+            status=Status.PENDING,
+            submitted_at=None,
+            attempts=F("attempts") + 1,
+            error_code=error.code[:64],
+            error_description=error.message[:500],
+            not_before=timezone.now() + timedelta(seconds=delay),
+        )
+        counter_add(deltas)
+        MessageEvent.objects.bulk_create(
+            MessageEvent(
+                message_id=i,
+                account_id=campaign.account_id,
+                kind=MessageEvent.Kind.SUBMIT,
+                status=Status.PENDING,
+                applied=False,
+                payload={"error": str(error), "retry_in_seconds": delay},
+            )
+            for i in ids
+        )
+    if error.permanent or failures >= MAX_CONSECUTIVE_FAILURES:
+        from .services import campaign_pause
+
+        reason = f"Paused: {error.message}"
+        if not error.permanent:
+            reason = f"Paused after {failures} failed attempts in a row: {error.message}"
+        try:
+            campaign_pause(campaign=campaign, user=None, reason=reason)
+        except Exception:  # already paused or cancelled by someone
+            log.info("campaign %s not paused: state changed", campaign.pk)
+
+
+def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
+    """Send a campaign's due messages for up to ``time_budget`` seconds.
+    Returns how many messages were submitted; safe to run in many workers."""
+    deadline = time.monotonic() + (time_budget or settings.DISPATCH_TIME_BUDGET)
+    campaign = Campaign.objects.select_related("account", "sender", "dlt_template", "window").get(
+        pk=campaign_id
+    )
+    if campaign.state != State.RUNNING:
+        return 0
+    hold_outside_window(campaign)
+    caps = campaign.account.backend_class.capabilities
+    batch = max(caps.max_recipients_per_request, settings.DISPATCH_BATCH_SIZE)
+    submitted = 0
+    while time.monotonic() < deadline:
+        state = Campaign.objects.filter(pk=campaign_id).values_list("state", flat=True).first()
+        if state != State.RUNNING:  # paused or cancelled: stop at once
+            break
+        campaign.consecutive_failures = Campaign.objects.filter(pk=campaign_id).values_list(
+            "consecutive_failures", flat=True
+        )[0]
+        messages = claim(campaign, batch)
+        if not messages:
+            break
+        submit_messages(campaign, messages)
+        submitted += len(messages)
+    from .services import campaign_complete_if_done
+
+    campaign_complete_if_done(campaign_id)
+    return submitted
+
+
+def recover_stuck(*, older_than: timedelta = STUCK_AFTER) -> int:
+    """Messages left in "sending" by a dead worker: ask the provider by our
+    reference where it can be asked; what it knows takes its status, the rest
+    become unknown for review. Never resent."""
+    cutoff = timezone.now() - older_than
+    stuck = Message.objects.filter(status=Status.SENDING, submitted_at__lt=cutoff)
+    recovered = 0
+    by_account: dict[int, list[Message]] = defaultdict(list)
+    for m in stuck.select_related("account").order_by("id")[:5000]:
+        by_account[m.account_id].append(m)
+    for messages in by_account.values():
+        backend = messages[0].account.backend()
+        found = {}
+        try:
+            for report in backend.find_by_ref([m.ref for m in messages]):
+                found[report.ref] = report
+        except ProviderError as error:
+            log.warning("recovery lookup failed: %s", error)
+        updates = []
+        for m in messages:
+            report = found.get(m.ref)
+            if report:
+                updates.append(
+                    Update(
+                        m.id,
+                        report.status,
+                        kind=MessageEvent.Kind.RECOVERY,
+                        provider_message_id=report.provider_message_id,
+                        error_code=report.error_code,
+                        error_description=report.error_description,
+                        cost=report.cost,
+                        currency=report.currency,
+                        payload=report.raw,
+                    )
+                )
+            else:
+                updates.append(
+                    Update(
+                        m.id,
+                        Status.UNKNOWN,
+                        kind=MessageEvent.Kind.RECOVERY,
+                        error_description="A worker stopped while sending; the provider "
+                        "could not confirm it. Not resent: check before sending again.",
+                    )
+                )
+        recovered += apply_updates(updates)
+    return recovered

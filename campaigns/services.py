@@ -1,0 +1,379 @@
+"""Writes for campaigns, senders and templates: every state change of a
+campaign happens here, and is audit-logged with its user."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from contacts.models import Contact, ListMembership, Suppression
+from contacts.phones import normalise
+from providers.models import RateCardEntry
+from providers.status import Status
+from smsportal import audit
+
+from . import compose
+from .delivery import bulk_status_change, counter_add
+from .models import Approval, Campaign, CampaignCounter, DLTTemplate, Message, SenderID
+
+State = Campaign.State
+
+
+class CampaignError(Exception):
+    """A campaign action that cannot be done now, with the reason to show."""
+
+
+def _transition(campaign: Campaign, allowed: tuple[str, ...], action: str) -> None:
+    if campaign.state not in allowed:
+        raise CampaignError(
+            f"A {campaign.get_state_display().lower()} campaign cannot be {action}."
+        )
+
+
+def campaign_launch(*, campaign: Campaign, user) -> Campaign:
+    """Check, then hand the campaign to the workers: scheduled when its time
+    is in the future, running otherwise. The audience is materialised by the
+    worker (``materialise``), not in the request."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        _transition(campaign, (State.DRAFT,), "launched")
+        result = compose.check(campaign)
+        if not result.ok:
+            raise CampaignError(" ".join(result.errors))
+        now = timezone.now()
+        campaign.state = (
+            State.SCHEDULED
+            if campaign.scheduled_at and campaign.scheduled_at > now
+            else State.RUNNING
+        )
+        campaign.launched_at = now
+        campaign.pause_reason = ""
+        campaign.save(update_fields=["state", "launched_at", "pause_reason", "updated_at"])
+        audit.record(
+            "campaign.schedule" if campaign.state == State.SCHEDULED else "campaign.launch",
+            actor=user,
+            obj=campaign,
+            scheduled_at=campaign.scheduled_at.isoformat() if campaign.scheduled_at else None,
+        )
+        from .tasks import materialise_campaign
+
+        materialise_campaign.delay_on_commit(campaign.pk)
+    return campaign
+
+
+def materialise(campaign_id: int) -> int:
+    """Turn the audience into message rows in one INSERT … SELECT.
+
+    Each number once (contacts are unique by number, and the (campaign,
+    phone) constraint holds it). Suppressed numbers, Indian numbers without a
+    DLT template and countries the sender is not valid for become skipped rows
+    with their reason, so audience = sent + skipped + failed. Texts without
+    placeholders are priced here, set-based; personalised ones when a worker
+    renders them. Idempotent: a second run does nothing."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        if campaign.messages.filter(is_test=False).exists() or campaign.state == State.CANCELLED:
+            return 0
+        account = campaign.account
+        personalised = bool(compose.placeholders(campaign.text))
+        info = compose.segments.count(campaign.text)
+        lists = list(campaign.lists.values_list("id", flat=True))
+        excluded = list(campaign.exclude_lists.values_list("id", flat=True)) or [0]
+        if not lists:
+            return 0
+        now = timezone.now()
+        skip_sql = ["WHEN s.id IS NOT NULL THEN 'suppressed'"]
+        skip_params: list = []
+        if campaign.dlt_template_id is None:
+            skip_sql.append("WHEN c.country = %s THEN 'outside_dlt'")
+            skip_params.append(compose.INDIA)
+        if campaign.sender.countries:
+            marks = ", ".join(["%s"] * len(campaign.sender.countries))
+            skip_sql.append(f"WHEN c.country NOT IN ({marks}) THEN 'sender_country'")
+            skip_params.extend(campaign.sender.countries)
+        skip = f"CASE {' '.join(skip_sql)} ELSE '' END"
+        m, c = Message._meta.db_table, Contact._meta.db_table
+        lm, s, r = (
+            ListMembership._meta.db_table,
+            Suppression._meta.db_table,
+            RateCardEntry._meta.db_table,
+        )
+        in_lists = ", ".join(["%s"] * len(lists))
+        not_lists = ", ".join(["%s"] * len(excluded))
+        segments = 0 if personalised else info.segments
+        # Table names come from model metadata and values are parameters.
+        sql = f"""
+            INSERT INTO {m} (campaign_id, contact_id, is_test, phone, country, time_zone, text,
+                encoding, segments, account_id, provider_message_id, status, skip_reason,
+                error_code, error_description, estimated_cost, currency, attempts,
+                not_before, created_at)
+            SELECT %s, c.id, %s, c.phone, c.country, c.time_zone, %s, %s, %s, %s, '',
+                CASE WHEN ({skip}) = '' THEN %s ELSE %s END,
+                {skip}, '', '',
+                CASE WHEN ({skip}) = '' THEN COALESCE(r.price, %s) * %s ELSE 0 END,
+                %s, 0, %s, %s
+            FROM {c} c
+            LEFT JOIN {s} s ON s.phone = c.phone
+            LEFT JOIN {r} r ON r.account_id = %s AND r.country = c.country
+            WHERE c.id IN (SELECT contact_id FROM {lm} WHERE contact_list_id IN ({in_lists}))
+              AND c.id NOT IN (SELECT contact_id FROM {lm} WHERE contact_list_id IN ({not_lists}))
+        """
+        params = [
+            campaign.pk,
+            False,
+            "" if personalised else campaign.text,
+            info.encoding,
+            segments,
+            account.pk,
+            *skip_params,
+            Status.PENDING,
+            Status.SKIPPED,
+            *skip_params,
+            *skip_params,
+            account.default_price,
+            segments,
+            account.currency,
+            campaign.scheduled_at,
+            now,
+            account.pk,
+            *lists,
+            *excluded,
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            inserted = cursor.rowcount
+        groups = (
+            campaign.messages.filter(is_test=False)
+            .values("status")
+            .annotate(n=Count("id"), est=Sum("estimated_cost"), seg=Sum("segments"))
+        )
+        counter_add(
+            {
+                (campaign.pk, g["status"]): [
+                    g["n"],
+                    g["est"] or Decimal(0),
+                    Decimal(0),
+                    g["seg"] or 0,
+                ]
+                for g in groups
+            }
+        )
+        campaign.audience_count = inserted
+        campaign.save(update_fields=["audience_count", "updated_at"])
+    return inserted
+
+
+def campaign_pause(*, campaign: Campaign, user, reason: str = "") -> Campaign:
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        _transition(campaign, (State.RUNNING, State.SCHEDULED), "paused")
+        campaign.state = State.PAUSED
+        campaign.pause_reason = reason or (f"Paused by {user}" if user else "Paused")
+        campaign.save(update_fields=["state", "pause_reason", "updated_at"])
+        audit.record("campaign.pause", actor=user, obj=campaign, reason=campaign.pause_reason)
+    return campaign
+
+
+def campaign_resume(*, campaign: Campaign, user) -> Campaign:
+    """Resume sending what is still pending. Messages already submitted (or
+    unclear) stay as they are: nothing is sent twice."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        _transition(campaign, (State.PAUSED,), "resumed")
+        now = timezone.now()
+        campaign.state = (
+            State.SCHEDULED
+            if campaign.scheduled_at and campaign.scheduled_at > now
+            else State.RUNNING
+        )
+        campaign.pause_reason = ""
+        campaign.consecutive_failures = 0
+        campaign.save(update_fields=["state", "pause_reason", "consecutive_failures", "updated_at"])
+        audit.record("campaign.resume", actor=user, obj=campaign)
+        from .tasks import dispatch_campaign
+
+        dispatch_campaign.delay_on_commit(campaign.pk)
+    return campaign
+
+
+def campaign_cancel(*, campaign: Campaign, user) -> int:
+    """Cancel what has not gone yet; returns how many messages were cancelled.
+    Messages scheduled at the provider are cancelled there where the backend
+    can."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        _transition(
+            campaign, (State.DRAFT, State.SCHEDULED, State.RUNNING, State.PAUSED), "cancelled"
+        )
+        campaign.state = State.CANCELLED
+        campaign.completed_at = timezone.now()
+        campaign.save(update_fields=["state", "completed_at", "updated_at"])
+        audit.record("campaign.cancel", actor=user, obj=campaign)
+    cancelled = bulk_status_change(
+        campaign.messages.filter(status=Status.PENDING),
+        Status.CANCELLED,
+        reason="Campaign cancelled",
+    )
+    if campaign.account.backend_class.capabilities.cancel:
+        from .tasks import cancel_at_provider
+
+        cancel_at_provider.delay(campaign.pk)
+    return cancelled
+
+
+def cancelled_at_provider(campaign: Campaign, provider_ids: list[str]) -> int:
+    """Record the messages the provider confirmed it cancelled."""
+    from .delivery import Update, apply_updates
+
+    ids = Message.objects.filter(
+        campaign=campaign, account=campaign.account, provider_message_id__in=provider_ids
+    ).values_list("id", flat=True)
+    return apply_updates(
+        [
+            Update(i, Status.CANCELLED, kind="note", error_description="Cancelled at the provider")
+            for i in ids
+        ]
+    )
+
+
+def campaign_complete_if_done(campaign_id: int) -> bool:
+    """A running campaign with nothing left to submit is completed."""
+    busy = Message.objects.filter(
+        campaign_id=campaign_id, is_test=False, status__in=[Status.PENDING, Status.SENDING]
+    )
+    if busy.exists():
+        return False
+    updated = Campaign.objects.filter(
+        pk=campaign_id, state=State.RUNNING, messages__isnull=False
+    ).update(state=State.COMPLETED, completed_at=timezone.now())
+    if updated:
+        audit.record("campaign.complete", obj=Campaign.objects.get(pk=campaign_id))
+    return bool(updated)
+
+
+def start_due_campaigns() -> list[int]:
+    """Scheduled campaigns whose time has come start running."""
+    due = list(
+        Campaign.objects.filter(
+            state=State.SCHEDULED, scheduled_at__lte=timezone.now()
+        ).values_list("id", flat=True)
+    )
+    Campaign.objects.filter(id__in=due, state=State.SCHEDULED).update(state=State.RUNNING)
+    return due
+
+
+def test_send(*, campaign: Campaign, phone: str, user, default_region: str = "") -> Message:
+    """Send the campaign's message to one number now, logged like any
+    message (marked as a test, not part of the audience)."""
+    from .dispatch import submit_messages
+
+    number = normalise(phone, default_region)
+    problems = compose.sender_problems(campaign)
+    if problems:
+        raise CampaignError(" ".join(problems))
+    contact = Contact.objects.filter(phone=number.e164).first()
+    row = {"phone": number.e164}
+    if contact:
+        row.update(
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            attributes=contact.attributes,
+        )
+    text = compose.render(campaign.text, row)
+    template = campaign.dlt_template
+    if (
+        template
+        and number.country == compose.INDIA
+        and not compose.dlt_matches(template.content, text)
+    ):
+        raise CampaignError("The message does not match the DLT template.")
+    info = compose.segments.count(text)
+    message = Message.objects.create(
+        campaign=campaign,
+        contact=contact,
+        is_test=True,
+        phone=number.e164,
+        country=number.country,
+        time_zone=number.time_zone,
+        text=text,
+        encoding=info.encoding,
+        segments=info.segments,
+        account=campaign.account,
+        estimated_cost=info.segments * campaign.account.price_for(number.country),
+        currency=campaign.account.currency,
+        status=Status.SENDING,
+        submitted_at=timezone.now(),
+        attempts=1,
+    )
+    counter_add(
+        {(campaign.pk, Status.SENDING): [1, message.estimated_cost, Decimal(0), info.segments]}
+    )
+    audit.record("campaign.test_send", actor=user, obj=campaign, phone=number.e164)
+    submit_messages(campaign, [message])
+    message.refresh_from_db()
+    return message
+
+
+def sender_decide(*, sender: SenderID, user, approve: bool, note: str = "") -> SenderID:
+    sender.status = Approval.APPROVED if approve else Approval.REJECTED
+    sender.decided_by = user
+    sender.decided_at = timezone.now()
+    if note:
+        sender.note = note
+    sender.save()
+    audit.record("sender.approve" if approve else "sender.reject", actor=user, obj=sender)
+    return sender
+
+
+def template_decide(*, template: DLTTemplate, user, approve: bool) -> DLTTemplate:
+    template.status = Approval.APPROVED if approve else Approval.REJECTED
+    template.save(update_fields=["status"])
+    audit.record("dlt.approve" if approve else "dlt.reject", actor=user, obj=template)
+    return template
+
+
+def squash_counters() -> int:
+    """Fold each campaign's counter deltas into one row per status."""
+    squashed = 0
+    campaigns = (
+        CampaignCounter.objects.values("campaign_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=20)
+        .values_list("campaign_id", flat=True)
+    )
+    for campaign_id in list(campaigns):
+        with transaction.atomic():
+            rows = list(CampaignCounter.objects.select_for_update().filter(campaign_id=campaign_id))
+            totals: dict[str, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0])
+            for row in rows:
+                t = totals[row.status]
+                t[0] += row.count
+                t[1] += row.estimated_cost
+                t[2] += row.actual_cost
+                t[3] += row.segments
+            CampaignCounter.objects.filter(id__in=[r.id for r in rows]).delete()
+            CampaignCounter.objects.bulk_create(
+                CampaignCounter(
+                    campaign_id=campaign_id,
+                    status=status,
+                    count=t[0],
+                    estimated_cost=t[1],
+                    actual_cost=t[2],
+                    segments=t[3],
+                    is_squashed=True,
+                )
+                for status, t in totals.items()
+                if any(t)
+            )
+            squashed += len(rows)
+    return squashed
+
+
+def validate_schedule(scheduled_at) -> None:
+    if scheduled_at and scheduled_at <= timezone.now():
+        raise ValidationError("The scheduled time is in the past.")

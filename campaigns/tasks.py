@@ -1,0 +1,63 @@
+"""Celery tasks: each fetches by id and calls a service. They move batches,
+never one message per task, and are safe to run twice."""
+
+from celery import shared_task
+from django.core.cache import cache
+from django.utils import timezone
+
+from . import dispatch, services
+from .models import Campaign, Message
+
+
+@shared_task(ignore_result=True)
+def materialise_campaign(campaign_id: int) -> None:
+    services.materialise(campaign_id)
+    dispatch_campaign.delay(campaign_id)
+
+
+@shared_task(ignore_result=True)
+def dispatch_campaign(campaign_id: int) -> None:
+    submitted = dispatch.dispatch(campaign_id)
+    if submitted and Campaign.objects.filter(pk=campaign_id, state=Campaign.State.RUNNING).exists():
+        # More may be waiting: hand over to a fresh task rather than hold a
+        # worker forever.
+        dispatch_campaign.delay(campaign_id)
+
+
+@shared_task(ignore_result=True)
+def dispatch_due() -> None:
+    """Every few seconds: start scheduled campaigns whose time came, kick
+    running ones (messages whose window or backoff has passed), recover
+    messages left by dead workers."""
+    if not cache.add("lock:dispatch_due", 1, timeout=60):
+        return
+    try:
+        services.start_due_campaigns()
+        dispatch.recover_stuck()
+        running = Campaign.objects.filter(state=Campaign.State.RUNNING).values_list("id", flat=True)
+        for campaign_id in running:
+            dispatch_campaign.delay(campaign_id)
+    finally:
+        cache.delete("lock:dispatch_due")
+
+
+@shared_task(ignore_result=True)
+def squash_counters() -> None:
+    if cache.add("lock:squash_counters", 1, timeout=120):
+        try:
+            services.squash_counters()
+        finally:
+            cache.delete("lock:squash_counters")
+
+
+@shared_task(ignore_result=True)
+def cancel_at_provider(campaign_id: int) -> None:
+    """Cancel messages already scheduled at the provider."""
+    campaign = Campaign.objects.select_related("account").get(pk=campaign_id)
+    ids = list(
+        Message.objects.filter(campaign=campaign, status="accepted", not_before__gt=timezone.now())
+        .exclude(provider_message_id="")
+        .values_list("provider_message_id", flat=True)
+    )
+    if ids:
+        services.cancelled_at_provider(campaign, campaign.account.backend().cancel(ids))

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import views
+
+app_name = "campaigns"
+urlpatterns = [
+    path("campaigns/", views.campaign_index, name="index"),
+    path("campaigns/new/", views.campaign_edit, name="create"),
+    path("campaigns/<int:pk>/", views.campaign_detail, name="detail"),
+    path("campaigns/<int:pk>/edit/", views.campaign_edit, name="edit"),
+    path("campaigns/<int:pk>/launch/", views.campaign_launch, name="launch"),
+    path("campaigns/<int:pk>/pause/", views.campaign_pause, name="pause"),
+    path("campaigns/<int:pk>/resume/", views.campaign_resume, name="resume"),
+    path("campaigns/<int:pk>/cancel/", views.campaign_cancel, name="cancel"),
+    path("campaigns/<int:pk>/test/", views.campaign_test_send, name="test_send"),
+    path("messages/", views.message_log, name="messages"),
+    path("messages/<int:pk>/", views.message_detail, name="message"),
+    path("senders/", views.sender_index, name="senders"),
+    path("senders/<int:pk>/decide/", views.sender_decide, name="sender_decide"),
+    path("windows/", views.window_index, name="windows"),
+]

@@ -1,0 +1,160 @@
+"""The one status path from providers into the database: webhooks, polls,
+pulls and the sandbox all come through ``ingest_reports``."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from campaigns.delivery import Update, apply_updates
+from campaigns.models import Message, MessageEvent
+from contacts.models import Suppression
+from contacts.phones import InvalidNumber, normalise
+from smsportal import audit
+
+from .base import InboundSms, ProviderError, StatusReport, WebhookRequest, WebhookResult
+from .models import InboundMessage, ProviderAccount
+
+log = logging.getLogger(__name__)
+
+
+def ingest_webhook(account: ProviderAccount, request: WebhookRequest) -> WebhookResult:
+    """Parse a callback with the account's backend and apply it. Raises
+    WebhookRejected (nothing changed) when the backend refuses it."""
+    result = account.backend().parse_webhook(request)
+    ingest_reports(account, result.reports, kind=MessageEvent.Kind.REPORT)
+    ingest_inbound(account, result.inbound)
+    return result
+
+
+def _match(account: ProviderAccount, reports: list[StatusReport]) -> dict[int, int]:
+    """Map report index -> message id, by provider ID or by our own reference
+    (which some providers echo back, and which is all we have when a report
+    beats the submit response)."""
+    provider_ids = {r.provider_message_id for r in reports if r.provider_message_id}
+    by_provider_id = dict(
+        Message.objects.filter(account=account, provider_message_id__in=provider_ids).values_list(
+            "provider_message_id", "id"
+        )
+    )
+    refs = {int(r.ref) for r in reports if r.ref and r.ref.isdigit()}
+    by_ref = set(Message.objects.filter(account=account, id__in=refs).values_list("id", flat=True))
+    matched = {}
+    for index, r in enumerate(reports):
+        if r.provider_message_id in by_provider_id:
+            matched[index] = by_provider_id[r.provider_message_id]
+        elif r.ref.isdigit() and int(r.ref) in by_ref:
+            matched[index] = int(r.ref)
+    return matched
+
+
+def ingest_reports(account: ProviderAccount, reports: list[StatusReport], *, kind: str) -> int:
+    """Apply delivery reports; unknown message IDs are recorded, not fatal."""
+    if not reports:
+        return 0
+    matched = _match(account, reports)
+    updates, unknown = [], []
+    for index, r in enumerate(reports):
+        if index not in matched:
+            unknown.append(
+                MessageEvent(
+                    account=account,
+                    provider_message_id=r.provider_message_id or r.ref,
+                    kind=kind,
+                    status=r.status,
+                    applied=False,
+                    payload=r.raw if isinstance(r.raw, dict | list) else {"raw": str(r.raw)},
+                )
+            )
+            continue
+        updates.append(
+            Update(
+                matched[index],
+                r.status,
+                kind=kind,
+                provider_message_id=r.provider_message_id,
+                error_code=r.error_code,
+                error_description=r.error_description,
+                cost=r.cost,
+                currency=r.currency,
+                segments=r.segments,
+                sent_at=r.sent_at,
+                done_at=r.done_at,
+                payload=r.raw,
+            )
+        )
+    if unknown:
+        log.info("%d report(s) for unknown messages on %s", len(unknown), account)
+        MessageEvent.objects.bulk_create(unknown)
+    return apply_updates(updates)
+
+
+def ingest_inbound(account: ProviderAccount, messages: list[InboundSms]) -> int:
+    """Store replies; an opt-out keyword adds a suppression for the sender."""
+    stored = 0
+    stop_words = {w.upper() for w in settings.STOP_KEYWORDS}
+    for sms in messages:
+        first_word = (sms.keyword or sms.text or "").strip().split(maxsplit=1)
+        keyword = first_word[0].upper().strip(".!") if first_word else ""
+        is_stop = keyword in stop_words
+        try:
+            with transaction.atomic():
+                inbound = InboundMessage.objects.create(
+                    account=account,
+                    provider_message_id=sms.provider_message_id or "",
+                    sender=sms.sender[:32],
+                    recipient=(sms.recipient or "")[:32],
+                    text=sms.text or "",
+                    keyword=(sms.keyword or keyword)[:64],
+                    received_at=sms.received_at or timezone.now(),
+                    opted_out=is_stop,
+                    raw=sms.raw if isinstance(sms.raw, dict | list) else {"raw": str(sms.raw)},
+                )
+        except IntegrityError:
+            continue  # the same inbound message delivered twice
+        stored += 1
+        if is_stop:
+            try:
+                phone = normalise(sms.sender).e164
+            except InvalidNumber:
+                log.warning("STOP from an unparseable number %r", sms.sender)
+                continue
+            suppression, created = Suppression.objects.get_or_create(
+                phone=phone,
+                defaults={"reason": Suppression.Reason.STOP, "note": f"Replied {keyword!r}"},
+            )
+            if created:
+                audit.record("suppression.add", obj=suppression, reason="stop", inbound=inbound.pk)
+    return stored
+
+
+def poll_account(account: ProviderAccount, *, limit: int = 1000) -> int:
+    """Ask the provider for messages still waiting for a final status
+    (providers without push), and pull queued reports and replies."""
+    backend = account.backend()
+    caps = backend.capabilities
+    applied = 0
+    if caps.polling:
+        waiting = list(
+            Message.objects.filter(account=account, status="accepted")
+            .exclude(provider_message_id="")
+            .order_by("submitted_at")
+            .values_list("provider_message_id", flat=True)[:limit]
+        )
+        if waiting:
+            applied += ingest_reports(account, backend.poll_statuses(waiting), kind="poll")
+    applied += ingest_reports(account, backend.pull_reports(), kind="poll")
+    ingest_inbound(account, backend.pull_inbound())
+    return applied
+
+
+def check_connection(account: ProviderAccount) -> tuple[bool, str]:
+    try:
+        return True, account.backend().check_connection()
+    except ProviderError as error:
+        return False, error.message
+    except NotImplementedError:
+        return False, "This provider has no way to check the connection."

@@ -1,0 +1,87 @@
+"""Provider callbacks: one endpoint per account, keyed by its secret.
+
+The secret in the URL is what authenticates most providers (their callbacks
+carry no signature), so it is long, random, and compared in constant time.
+An unknown secret, a disabled account or a malformed body changes nothing.
+A known, well-formed callback is applied and answered at once with 2xx so the
+provider stops retrying; applying the same report twice is harmless.
+"""
+
+import base64
+import hmac
+import logging
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from .base import WebhookRejected, WebhookRequest
+from .models import ProviderAccount
+from .services import ingest_webhook
+
+log = logging.getLogger(__name__)
+
+# Providers batch at most a few hundred reports per call; anything far larger
+# is not a report.
+MAX_BODY = 5 * 1024 * 1024
+
+
+def _account_for(secret: str) -> ProviderAccount | None:
+    account = ProviderAccount.objects.filter(webhook_secret=secret, enabled=True).first()
+    # The lookup above uses an index; the comparison below is the
+    # constant-time check of what was found.
+    if account and hmac.compare_digest(account.webhook_secret.encode(), secret.encode()):
+        return account
+    return None
+
+
+def _basic_auth_ok(account: ProviderAccount, request) -> bool:
+    """Where an account sets webhook Basic credentials, callbacks must carry
+    them (for providers that can send them)."""
+    user = account.options.get("webhook_username")
+    password = account.options.get("webhook_password")
+    if not user:
+        return True
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return False
+    try:
+        given = base64.b64decode(header[6:]).decode()
+    except ValueError:
+        return False
+    return hmac.compare_digest(given.encode(), f"{user}:{password}".encode())
+
+
+@login_not_required
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def webhook(request, secret: str, event: str = ""):
+    account = _account_for(secret)
+    if account is None:
+        return HttpResponse("unknown endpoint", status=404, content_type="text/plain")
+    if not _basic_auth_ok(account, request):
+        response = HttpResponse("authentication required", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Basic realm="smsportal webhooks"'
+        return response
+    if int(request.headers.get("Content-Length") or 0) > MAX_BODY:
+        return HttpResponse("too large", status=413, content_type="text/plain")
+    body = request.body
+    form = {}
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = {k: request.POST.get(k) for k in request.POST}
+    hook = WebhookRequest(
+        method=request.method,
+        content_type=request.content_type or "",
+        body=body,
+        query={k: request.GET.get(k) for k in request.GET},
+        form=form,
+        headers={k: v for k, v in request.headers.items() if k.lower() != "cookie"},
+        event=event,
+    )
+    try:
+        result = ingest_webhook(account, hook)
+    except WebhookRejected as exc:
+        log.warning("webhook for %s refused: %s", account, exc)
+        return HttpResponse(f"refused: {exc}"[:300], status=400, content_type="text/plain")
+    return HttpResponse(result.body, status=result.status_code, content_type=result.content_type)

@@ -1,0 +1,24 @@
+from django.core.exceptions import PermissionDenied
+
+from . import roles
+
+# Reachable by a signed-in user who has no role yet (to log out, or an admin
+# superuser fixing roles).
+_OPEN_PREFIXES = ("/accounts/", "/admin/", "/static/", "/hooks/", "/healthz")
+
+
+class RoleRequiredMiddleware:
+    """Signed in is not enough: every page needs one of the three roles."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if (
+            user.is_authenticated
+            and roles.role_of(user) is None
+            and not request.path.startswith(_OPEN_PREFIXES)
+        ):
+            raise PermissionDenied("Your account has no role yet; ask an Admin to give you one.")
+        return self.get_response(request)
