@@ -65,7 +65,7 @@ def campaign_edit(request, pk=None):
     if campaign and not campaign.is_editable:
         flash.error(request, "Only a draft can be edited.")
         return redirect("campaigns:detail", pk=campaign.pk)
-    form = CampaignForm(request.POST or None, instance=campaign)
+    form = CampaignForm(request.POST if request.method == "POST" else None, instance=campaign)
     if request.method == "POST" and form.is_valid():
         created = campaign is None
         campaign = form.save(commit=False)
@@ -245,7 +245,7 @@ def message_detail(request, pk):
 
 
 def sender_index(request):
-    form = SenderForm(request.POST or None)
+    form = SenderForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         roles.require(roles.can_send, request.user)
         if form.is_valid():
@@ -272,7 +272,7 @@ def sender_decide(request, pk):
 
 
 def window_index(request):
-    form = DeliveryWindowForm(request.POST or None)
+    form = DeliveryWindowForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         roles.require(roles.can_send, request.user)
         if form.is_valid():

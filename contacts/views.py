@@ -10,7 +10,7 @@ from .models import Contact, ContactList, Suppression
 
 
 def list_index(request):
-    form = ContactListForm(request.POST or None)
+    form = ContactListForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         roles.require(roles.can_send, request.user)
         if form.is_valid():
@@ -30,7 +30,7 @@ PAGE = 50
 
 def list_detail(request, pk):
     contact_list = get_object_or_404(ContactList, pk=pk)
-    form = AddContactsForm(request.POST or None)
+    form = AddContactsForm(request.POST if request.method == "POST" else None)
     row_errors = []
     if request.method == "POST":
         roles.require(roles.can_send, request.user)

@@ -14,6 +14,7 @@ class RateInline(admin.TabularInline):
 
 
 class ProviderAccountAdminForm(forms.ModelForm):
+    base_url = forms.URLField(required=False, assume_scheme="https")
     new_credentials = forms.JSONField(
         required=False,
         help_text="Replace the stored credentials (a JSON object). Leave empty to keep them; "

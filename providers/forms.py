@@ -12,6 +12,11 @@ class ProviderAccountForm(forms.ModelForm):
     fields (added by kind). Stored secrets are never shown back: an empty
     secret field keeps what is stored."""
 
+    base_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text="Leave empty for the provider's default.",
+    )
     rate_card = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "DE 0.075\nFR 0.068"}),

@@ -3,6 +3,7 @@ pulls and the sandbox all come through ``ingest_reports``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.conf import settings
@@ -19,6 +20,9 @@ from .base import InboundSms, ProviderError, StatusReport, WebhookRequest, Webho
 from .models import InboundMessage, ProviderAccount
 
 log = logging.getLogger(__name__)
+
+POLL_FIRST_AFTER = dt.timedelta(minutes=2)
+POLL_OVERDUE = dt.timedelta(hours=1)
 
 
 def ingest_webhook(account: ProviderAccount, request: WebhookRequest) -> WebhookResult:
@@ -117,9 +121,8 @@ def ingest_inbound(account: ProviderAccount, messages: list[InboundSms]) -> int:
             continue  # the same inbound message delivered twice
         stored += 1
         if is_stop:
-            try:
-                phone = normalise(sms.sender).e164
-            except InvalidNumber:
+            phone = _opt_out_number(sms.sender)
+            if phone is None:
                 log.warning("STOP from an unparseable number %r", sms.sender)
                 continue
             suppression, created = Suppression.objects.get_or_create(
@@ -131,6 +134,18 @@ def ingest_inbound(account: ProviderAccount, messages: list[InboundSms]) -> int:
     return stored
 
 
+def _opt_out_number(sender: str) -> str | None:
+    """The number to suppress. Providers write international numbers without
+    the "+"; a number phonenumbers does not know is still suppressed as given
+    when it looks like one (opting out must never fail on a technicality)."""
+    digits = "".join(c for c in sender if c.isdigit())
+    raw = sender if sender.startswith("+") else "+" + digits.lstrip("0")
+    try:
+        return normalise(raw).e164
+    except InvalidNumber:
+        return "+" + digits.lstrip("0") if 8 <= len(digits.lstrip("0")) <= 15 else None
+
+
 def poll_account(account: ProviderAccount, *, limit: int = 1000) -> int:
     """Ask the provider for messages still waiting for a final status
     (providers without push), and pull queued reports and replies."""
@@ -138,9 +153,17 @@ def poll_account(account: ProviderAccount, *, limit: int = 1000) -> int:
     caps = backend.capabilities
     applied = 0
     if caps.polling:
+        waiting = Message.objects.filter(account=account, status="accepted")
+        if caps.push_reports:
+            # Reports are pushed; ask only about messages whose report is
+            # long overdue (a lost push), not about everything in flight.
+            waiting = waiting.filter(submitted_at__lt=timezone.now() - POLL_OVERDUE)
+        else:
+            # Give the provider a moment: an early "delivered" can mean only
+            # that its upstream gateway took the message.
+            waiting = waiting.filter(submitted_at__lt=timezone.now() - POLL_FIRST_AFTER)
         waiting = list(
-            Message.objects.filter(account=account, status="accepted")
-            .exclude(provider_message_id="")
+            waiting.exclude(provider_message_id="")
             .order_by("submitted_at")
             .values_list("provider_message_id", flat=True)[:limit]
         )

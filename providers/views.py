@@ -29,7 +29,9 @@ def account_edit(request, pk=None):
     kind = account.kind if account else request.GET.get("kind") or request.POST.get("kind")
     if kind not in registry.BACKENDS:
         kind = "sandbox"
-    form = ProviderAccountForm(request.POST or None, instance=account, kind=kind)
+    form = ProviderAccountForm(
+        request.POST if request.method == "POST" else None, instance=account, kind=kind
+    )
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             saved = form.save(commit=False)

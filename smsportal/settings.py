@@ -83,7 +83,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # default, Redis in production (CACHE_URL=redis://...).
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://smsportal_cache")}
 
-FORMS_URLFIELD_ASSUME_HTTPS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

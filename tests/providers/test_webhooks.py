@@ -1,0 +1,156 @@
+"""Provider callbacks posted to the real endpoint: what is applied, what is
+refused, and that nothing else changes."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from campaigns.models import Campaign, Message, MessageEvent
+from contacts.models import Suppression
+from providers.models import InboundMessage, ProviderAccount
+from providers.status import Status
+
+FIXTURES = Path(__file__).parent / "fixtures"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def infobip(db):
+    return ProviderAccount.objects.create(
+        name="Infobip", kind="infobip", base_url="https://api.example.com"
+    )
+
+
+@pytest.fixture
+def sent(infobip, sender):
+    """Messages the delivery-report fixture talks about, already accepted."""
+    campaign = Campaign.objects.create(
+        name="c", text="x", sender=sender, account=infobip, state="running"
+    )
+    body = json.loads((FIXTURES / "infobip" / "delivery_reports.json").read_text())
+    rows = []
+    for report in body["results"]:
+        rows.append(
+            Message.objects.create(
+                campaign=campaign,
+                phone="+" + report["to"],
+                account=infobip,
+                provider_message_id=report["messageId"],
+                status=Status.ACCEPTED,
+                submitted_at="2024-01-01T00:00:00Z",
+            )
+        )
+    return rows
+
+
+def post(client, account, body, content_type="application/json", event=""):
+    url = account.webhook_url(event).replace("http://127.0.0.1:8000", "")
+    return client.post(url, data=body, content_type=content_type)
+
+
+def test_it_applies_delivery_reports_from_the_fixture(client, infobip, sent):
+    body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
+    response = post(client, infobip, body)
+    assert response.status_code == 200
+    statuses = {m.status for m in Message.objects.filter(pk__in=[m.pk for m in sent])}
+    assert statuses <= {
+        Status.DELIVERED,
+        Status.UNDELIVERED,
+        Status.REJECTED,
+        Status.EXPIRED,
+        Status.ACCEPTED,
+    }
+    assert MessageEvent.objects.filter(kind="report").count() == len(sent)
+    priced = Message.objects.filter(pk=sent[0].pk).values_list("actual_cost", flat=True)[0]
+    assert priced is not None
+
+
+def test_the_same_report_twice_changes_nothing(client, infobip, sent):
+    body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
+    post(client, infobip, body)
+    before = list(Message.objects.order_by("pk").values())
+    assert post(client, infobip, body).status_code == 200
+    assert list(Message.objects.order_by("pk").values()) == before
+    assert not MessageEvent.objects.filter(kind="report").order_by("-id")[0].applied
+
+
+def test_a_late_pending_report_never_overwrites_delivered(client, infobip, sent):
+    message = sent[0]
+    Message.objects.filter(pk=message.pk).update(status=Status.DELIVERED)
+    late = {
+        "results": [
+            {
+                "messageId": message.provider_message_id,
+                "to": message.phone[1:],
+                "status": {
+                    "groupId": 1,
+                    "groupName": "PENDING",
+                    "id": 26,
+                    "name": "PENDING_ACCEPTED",
+                    "description": "Pending",
+                },
+            }
+        ]
+    }
+    assert post(client, infobip, json.dumps(late)).status_code == 200
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+
+
+def test_reports_for_unknown_messages_are_recorded_not_fatal(client, infobip):
+    body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
+    assert post(client, infobip, body).status_code == 200
+    unknown = MessageEvent.objects.filter(message__isnull=True)
+    assert unknown.exists() and not unknown.filter(applied=True).exists()
+
+
+def test_an_unknown_secret_is_refused_and_changes_nothing(client, infobip, sent):
+    body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
+    response = client.post("/hooks/not-the-secret/", data=body, content_type="application/json")
+    assert response.status_code == 404
+    assert not MessageEvent.objects.exists()
+    assert set(Message.objects.values_list("status", flat=True)) == {Status.ACCEPTED}
+
+
+def test_a_disabled_account_takes_no_callbacks(client, infobip, sent):
+    infobip.enabled = False
+    infobip.save()
+    body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
+    assert post(client, infobip, body).status_code == 404
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"results": "x"}', b"\x00\xff"])
+def test_a_malformed_callback_is_refused(client, infobip, sent, body):
+    response = post(client, infobip, body)
+    assert response.status_code == 400
+    assert not MessageEvent.objects.exists()
+
+
+def test_basic_auth_is_required_where_the_account_sets_it(client, infobip, sent):
+    infobip.options = {"webhook_username": "hook", "webhook_password": "s3cret"}
+    infobip.save()
+    body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
+    assert post(client, infobip, body).status_code == 401
+    url = infobip.webhook_url().replace("http://127.0.0.1:8000", "")
+    ok = client.post(
+        url, data=body, content_type="application/json", HTTP_AUTHORIZATION="Basic aG9vazpzM2NyZXQ="
+    )
+    assert ok.status_code == 200
+
+
+def test_a_stop_reply_adds_a_suppression(client, db):
+    account = ProviderAccount.objects.create(
+        name="sendsms", kind="sendsms", base_url="https://api.example.com/"
+    )
+    payload = json.loads((FIXTURES / "sendsms" / "postback_sms_mo.json").read_text())
+    payload.update({"message-text": "Stop", "from": "447911123456"})
+    response = post(client, account, json.dumps(payload))
+    assert response.status_code == 200
+    inbound = InboundMessage.objects.get()
+    assert inbound.text.upper().startswith("STOP")
+    assert inbound.opted_out
+    assert Suppression.objects.filter(reason="stop", phone="+447911123456").exists()
+    # The same reply again is stored once.
+    post(client, account, json.dumps(payload))
+    assert InboundMessage.objects.count() == 1
