@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
@@ -7,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from contacts.phones import InvalidNumber
 from providers.status import Status
@@ -83,9 +85,15 @@ def campaign_edit(request, pk=None):
 
 def _detail_context(campaign):
     counts = selectors.campaign_counts([campaign.pk])[campaign.pk]
+    awaiting_reports = counts.get(Status.ACCEPTED) + counts.get(Status.SENDING)
+    recently_done = campaign.completed_at and timezone.now() - campaign.completed_at < timedelta(
+        days=1
+    )
     return {
         "campaign": campaign,
         "counts": counts,
+        # Keep refreshing while it sends, and while reports still come in.
+        "live": campaign.is_active or bool(awaiting_reports and recently_done),
         "recent": Message.objects.filter(campaign=campaign).order_by("-id")[:25],
         "errors": (
             Message.objects.filter(campaign=campaign)
@@ -108,6 +116,9 @@ def campaign_detail(request, pk):
         context["preview"] = compose.preview(campaign)
         context["test_form"] = TestSendForm()
     if request.htmx and request.GET.get("part") == "progress":
+        if request.GET.get("state") != campaign.state:
+            # The state changed (e.g. completed): the actions change too.
+            return HttpResponseClientRefresh()
         return render(request, "campaigns/detail.html#progress", context)
     return render(request, "campaigns/detail.html", context)
 

@@ -34,8 +34,8 @@ CONTACTS = [
     ("+4915112340000", "Paul", "Becker"),  # the sandbox reports it undelivered
     ("+33612345604", "Camille", "Martin"),
     ("+33612345605", "Lucas", "Bernard"),
-    ("+447911123406", "Olivia", "Smith"),
-    ("+447911123407", "Harry", "Jones"),
+    ("+447400123406", "Olivia", "Smith"),
+    ("+447400123407", "Harry", "Jones"),
     ("+12025550108", "Emma", "Johnson"),
     ("+12025559999", "Liam", "Brown"),  # the sandbox reports it rejected
     ("+31612345609", "Daan", "de Vries"),
