@@ -48,6 +48,13 @@ def render(text: str, contact: dict) -> str:
     return PLACEHOLDER.sub(value, text)
 
 
+def render_for(campaign: Campaign, contact: dict) -> str:
+    """The text one recipient gets: placeholders filled, then GSM-7
+    look-alikes substituted when the campaign opted in."""
+    text = render(campaign.text, contact)
+    return segments.to_gsm7(text) if campaign.keep_gsm7 else text
+
+
 def dlt_pattern(content: str) -> re.Pattern:
     literal = [re.escape(part) for part in content.split(DLT_VAR)]
     return re.compile(f"[\\s\\S]{{0,{DLT_VAR_MAX}}}".join(literal))
@@ -130,7 +137,7 @@ def check(campaign: Campaign, *, sample_limit: int = 50_000) -> Check:
         fields = ("phone", "first_name", "last_name", "attributes")
         pattern = dlt_pattern(template.content)
         for row in indian.values(*fields).iterator(chunk_size=2000):
-            text = render(campaign.text, row)
+            text = render_for(campaign, row)
             if pattern.fullmatch(text) is None:
                 result.dlt_mismatches.append(
                     (row["phone"], "the message does not match the registered template")
@@ -163,7 +170,8 @@ class Preview:
 
 def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
     """What the composer shows: encoding, parts, samples, audience, cost."""
-    info = segments.count(campaign.text)
+    base_text = segments.to_gsm7(campaign.text) if campaign.keep_gsm7 else campaign.text
+    info = segments.count(base_text)
     alternative = segments.to_gsm7(campaign.text)
     alt_info = segments.count(alternative) if alternative != campaign.text else None
     account = campaign.account
@@ -175,13 +183,13 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
     sample_rows = [
         (row["phone"], text, segments.count(text).segments)
         for row in to_send.order_by("id").values(*fields)[:samples]
-        for text in [render(campaign.text, row)]
+        for text in [render_for(campaign, row)]
     ]
     by_country: dict[str, list] = {}
     if placeholders(campaign.text):
         # Personalised lengths differ: price each rendered message.
         for row in to_send.values(*fields).iterator(chunk_size=5000):
-            parts = segments.count(render(campaign.text, row)).segments
+            parts = segments.count(render_for(campaign, row)).segments
             entry = by_country.setdefault(row["country"], [0, Decimal(0)])
             entry[0] += 1
             entry[1] += parts * rates.get(row["country"], account.default_price)

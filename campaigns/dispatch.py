@@ -138,7 +138,7 @@ def _render(campaign: Campaign, messages: list[Message], rates: dict, default_pr
                 last_name=contact.last_name,
                 attributes=contact.attributes,
             )
-        m.text = compose.render(campaign.text, row)
+        m.text = compose.render_for(campaign, row)
         info = compose.segments.count(m.text)
         m.encoding, m.segments = info.encoding, info.segments
         m.estimated_cost = info.segments * rates.get(m.country, default_price)

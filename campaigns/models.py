@@ -238,6 +238,9 @@ class Campaign(models.Model):
         "contacts.ContactList", blank=True, related_name="excluded_from"
     )
     scheduled_at = models.DateTimeField(null=True, blank=True)
+    # Replace characters that have GSM-7 look-alikes (smart quotes, dashes,
+    # accents) in every rendered message, so it goes as GSM-7 and costs less.
+    keep_gsm7 = models.BooleanField(default=False)
     # Provider options; each backend uses the ones its provider supports.
     flash = models.BooleanField(default=False)
     validity_minutes = models.PositiveIntegerField(null=True, blank=True)

@@ -81,7 +81,8 @@ def materialise(campaign_id: int) -> int:
             return 0
         account = campaign.account
         personalised = bool(compose.placeholders(campaign.text))
-        info = compose.segments.count(campaign.text)
+        plain_text = compose.render_for(campaign, {})
+        info = compose.segments.count(plain_text)
         lists = list(campaign.lists.values_list("id", flat=True))
         excluded = list(campaign.exclude_lists.values_list("id", flat=True)) or [0]
         if not lists:
@@ -126,7 +127,7 @@ def materialise(campaign_id: int) -> int:
         params = [
             campaign.pk,
             False,
-            "" if personalised else campaign.text,
+            "" if personalised else plain_text,
             info.encoding,
             segments,
             account.pk,
@@ -284,7 +285,7 @@ def test_send(*, campaign: Campaign, phone: str, user, default_region: str = "")
             last_name=contact.last_name,
             attributes=contact.attributes,
         )
-    text = compose.render(campaign.text, row)
+    text = compose.render_for(campaign, row)
     template = campaign.dlt_template
     if (
         template
