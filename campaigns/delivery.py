@@ -71,10 +71,10 @@ def apply_updates(updates: list[Update]) -> int:
             Message.objects.select_for_update()
             .filter(id__in=list(by_id))
             .order_by("id")
-            .only("id", "campaign_id", "account_id", *_FIELDS, "estimated_cost")
+            .only("id", "campaign_id", "account_id", "country", *_FIELDS, "estimated_cost")
         )
         events, dirty = [], []
-        deltas: dict[tuple[int, str], list] = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0])
+        deltas = Deltas()
         for message in messages:
             before_status, before_cost = message.status, message.actual_cost
             touched = False
@@ -98,22 +98,15 @@ def apply_updates(updates: list[Update]) -> int:
             dirty.append(message)
             if message.status != before_status:
                 changed_status += 1
-                old = deltas[(message.campaign_id, before_status)]
-                old[0] -= 1
-                old[1] -= message.estimated_cost
-                old[3] -= message.segments
-                new = deltas[(message.campaign_id, message.status)]
-                new[0] += 1
-                new[1] += message.estimated_cost
-                new[3] += message.segments
+                deltas.move(message, before_status, message.status)
             if message.actual_cost != before_cost:
-                deltas[(message.campaign_id, message.status)][2] += (message.actual_cost or 0) - (
-                    before_cost or 0
+                deltas.add(
+                    message, message.status, actual=(message.actual_cost or 0) - (before_cost or 0)
                 )
         if dirty:
             Message.objects.bulk_update(dirty, _FIELDS, batch_size=1000)
         MessageEvent.objects.bulk_create(events, batch_size=1000)
-        counter_add(deltas)
+        deltas.save()
     return changed_status
 
 
@@ -157,20 +150,77 @@ def _apply_one(message: Message, update: Update, now: dt.datetime) -> bool:
     return True
 
 
-def counter_add(deltas: dict[tuple[int, str], list]) -> None:
-    rows = [
-        CampaignCounter(
-            campaign_id=campaign_id,
-            status=status,
-            count=count,
-            estimated_cost=estimated,
-            actual_cost=actual,
-            segments=segments,
+class Deltas:
+    """Changes to the counters, gathered in memory and written as a few delta
+    rows keyed by campaign, account, destination country and status, dated
+    today (so reports can roll them up by day)."""
+
+    def __init__(self):
+        self.rows: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0])
+
+    def add(self, message, status, *, count=0, estimated=0, actual=0, segments=0):
+        """``message`` is anything with campaign_id, account_id and country."""
+        row = self.rows[(message.campaign_id, message.account_id, message.country or "", status)]
+        row[0] += count
+        row[1] += estimated
+        row[2] += actual
+        row[3] += segments
+
+    def move(self, message, old, new, *, count=1, estimated=None, segments=None):
+        """``count`` messages (like ``message``) went from ``old`` to ``new``."""
+        estimated = message.estimated_cost if estimated is None else estimated
+        segments = message.segments if segments is None else segments
+        self.add(message, old, count=-count, estimated=-estimated, segments=-segments)
+        self.add(message, new, count=count, estimated=estimated, segments=segments)
+
+    def save(self) -> None:
+        today = timezone.now().date()
+        CampaignCounter.objects.bulk_create(
+            CampaignCounter(
+                campaign_id=campaign_id,
+                account_id=account_id,
+                country=country,
+                status=status,
+                day=today,
+                count=count,
+                estimated_cost=estimated,
+                actual_cost=actual,
+                segments=segments,
+            )
+            for (campaign_id, account_id, country, status), (
+                count,
+                estimated,
+                actual,
+                segments,
+            ) in self.rows.items()
+            if count or estimated or actual or segments
         )
-        for (campaign_id, status), (count, estimated, actual, segments) in deltas.items()
-        if count or estimated or actual or segments
+        self.rows.clear()
+
+
+class _Group:
+    """A GROUP BY row standing in for its messages in Deltas."""
+
+    def __init__(self, row: dict):
+        self.campaign_id = row["campaign_id"]
+        self.account_id = row["account_id"]
+        self.country = row["country"]
+        self.estimated_cost = row["est"] or Decimal(0)
+        self.segments = row["seg"] or 0
+        self.count = row["n"]
+        self.status = row.get("status")
+
+
+def grouped(queryset) -> list[_Group]:
+    """Messages of ``queryset`` grouped by what the counters are keyed by."""
+    from django.db.models import Count, Sum
+
+    return [
+        _Group(row)
+        for row in queryset.values("campaign_id", "account_id", "country", "status").annotate(
+            n=Count("id"), est=Sum("estimated_cost"), seg=Sum("segments")
+        )
     ]
-    CampaignCounter.objects.bulk_create(rows)
 
 
 def _jsonable(payload: Any) -> Any:
@@ -185,8 +235,6 @@ def bulk_status_change(queryset, new_status: str, *, reason: str = "", chunk: in
     """Move every message of ``queryset`` that may move to ``new_status``
     (e.g. cancel all pending), a locked chunk at a time, with counter deltas
     computed from exactly the rows that moved."""
-    from django.db.models import Count, Sum
-
     from providers.status import statuses_before
 
     fields = {"status": new_status}
@@ -204,24 +252,11 @@ def bulk_status_change(queryset, new_status: str, *, reason: str = "", chunk: in
             if not ids:
                 return total
             rows = Message.objects.filter(id__in=ids)
-            groups = list(
-                rows.values("campaign_id", "status").annotate(
-                    n=Count("id"), est=Sum("estimated_cost"), seg=Sum("segments")
-                )
-            )
+            groups = grouped(rows)
             if new_status in FINAL:
                 fields["done_at"] = timezone.now()
             total += rows.update(**fields)
-            deltas: dict[tuple[int, str], list] = defaultdict(
-                lambda: [0, Decimal(0), Decimal(0), 0]
-            )
+            deltas = Deltas()
             for g in groups:
-                old = deltas[(g["campaign_id"], g["status"])]
-                old[0] -= g["n"]
-                old[1] -= g["est"] or 0
-                old[3] -= g["seg"] or 0
-                new = deltas[(g["campaign_id"], new_status)]
-                new[0] += g["n"]
-                new[1] += g["est"] or 0
-                new[3] += g["seg"] or 0
-            counter_add(deltas)
+                deltas.move(g, g.status, new_status, count=g.count)
+            deltas.save()

@@ -14,7 +14,6 @@ import logging
 import time
 from collections import defaultdict
 from datetime import timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -26,7 +25,7 @@ from providers.status import Status
 from providers.throttle import limiter
 
 from . import compose
-from .delivery import Update, apply_updates, counter_add
+from .delivery import Deltas, Update, apply_updates
 from .models import Campaign, Message, MessageEvent
 
 log = logging.getLogger(__name__)
@@ -110,15 +109,10 @@ def claim(campaign: Campaign, limit: int) -> list[Message]:
         )
         assert claimed == len(messages)
         # The claim is a status change like any other: counters follow it.
-        deltas: dict = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0])
+        deltas = Deltas()
         for m in messages:
-            deltas[(campaign.pk, Status.PENDING)][0] -= 1
-            deltas[(campaign.pk, Status.PENDING)][1] -= m.estimated_cost
-            deltas[(campaign.pk, Status.PENDING)][3] -= m.segments
-            deltas[(campaign.pk, Status.SENDING)][0] += 1
-            deltas[(campaign.pk, Status.SENDING)][1] += m.estimated_cost
-            deltas[(campaign.pk, Status.SENDING)][3] += m.segments
-        counter_add(deltas)
+            deltas.move(m, Status.PENDING, Status.SENDING)
+        deltas.save()
     return messages
 
 
@@ -126,7 +120,7 @@ def _render(campaign: Campaign, messages: list[Message], rates: dict, default_pr
     """Fill text, encoding, segments and estimated cost of personalised
     messages (plain texts were filled at launch)."""
     changed = []
-    deltas: dict = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0])
+    deltas = Deltas()
     for m in messages:
         if m.text:
             continue
@@ -142,13 +136,11 @@ def _render(campaign: Campaign, messages: list[Message], rates: dict, default_pr
         info = compose.segments.count(m.text)
         m.encoding, m.segments = info.encoding, info.segments
         m.estimated_cost = info.segments * rates.get(m.country, default_price)
-        d = deltas[(campaign.pk, Status.SENDING)]
-        d[1] += m.estimated_cost
-        d[3] += m.segments
+        deltas.add(m, Status.SENDING, estimated=m.estimated_cost, segments=m.segments)
         changed.append(m)
     if changed:
         Message.objects.bulk_update(changed, ["text", "encoding", "segments", "estimated_cost"])
-        counter_add(deltas)
+        deltas.save()
 
 
 def _requests(messages: list[Message], caps, throughput: int) -> list[list[Message]]:
@@ -255,14 +247,9 @@ def _request_failed(campaign: Campaign, chunk: list[Message], error: ProviderErr
     delay = error.retry_after if error.retry_after is not None else min(300, 2**failures)
     with transaction.atomic():
         back = Message.objects.filter(id__in=ids, status=Status.SENDING)
-        deltas: dict = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0])
+        deltas = Deltas()
         for m in chunk:
-            deltas[(campaign.pk, Status.SENDING)][0] -= 1
-            deltas[(campaign.pk, Status.SENDING)][1] -= m.estimated_cost
-            deltas[(campaign.pk, Status.SENDING)][3] -= m.segments
-            deltas[(campaign.pk, Status.PENDING)][0] += 1
-            deltas[(campaign.pk, Status.PENDING)][1] += m.estimated_cost
-            deltas[(campaign.pk, Status.PENDING)][3] += m.segments
+            deltas.move(m, Status.SENDING, Status.PENDING)
         back.update(
             status=Status.PENDING,
             submitted_at=None,
@@ -271,7 +258,7 @@ def _request_failed(campaign: Campaign, chunk: list[Message], error: ProviderErr
             error_description=error.message[:500],
             not_before=timezone.now() + timedelta(seconds=delay),
         )
-        counter_add(deltas)
+        deltas.save()
         MessageEvent.objects.bulk_create(
             MessageEvent(
                 message_id=i,

@@ -419,6 +419,13 @@ class CampaignCounter(models.Model):
     counts the message table."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="counters")
+    account = models.ForeignKey(
+        "providers.ProviderAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    # Destination country of the messages counted.
+    country = models.CharField(max_length=2, blank=True)
+    # The day (UTC) the change happened, for roll-ups by day.
+    day = models.DateField()
     status = models.CharField(max_length=16, choices=Status.choices)
     count = models.IntegerField(default=0)
     estimated_cost = models.DecimalField(max_digits=16, decimal_places=5, default=Decimal("0"))
@@ -427,7 +434,10 @@ class CampaignCounter(models.Model):
     is_squashed = models.BooleanField(default=False)
 
     class Meta:
-        indexes = [models.Index(fields=["campaign", "status"])]
+        indexes = [
+            models.Index(fields=["campaign", "status"]),
+            models.Index(fields=["day", "account"]),
+        ]
 
     def __str__(self):
         return f"{self.campaign_id} {self.status} {self.count:+d}"

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.utils import timezone
 
 from contacts.models import Contact, ListMembership, Suppression
@@ -18,7 +18,7 @@ from providers.status import Status
 from smsportal import audit
 
 from . import compose
-from .delivery import bulk_status_change, counter_add
+from .delivery import Deltas, bulk_status_change, grouped
 from .models import Approval, Campaign, CampaignCounter, DLTTemplate, Message, SenderID
 
 State = Campaign.State
@@ -148,22 +148,10 @@ def materialise(campaign_id: int) -> int:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             inserted = cursor.rowcount
-        groups = (
-            campaign.messages.filter(is_test=False)
-            .values("status")
-            .annotate(n=Count("id"), est=Sum("estimated_cost"), seg=Sum("segments"))
-        )
-        counter_add(
-            {
-                (campaign.pk, g["status"]): [
-                    g["n"],
-                    g["est"] or Decimal(0),
-                    Decimal(0),
-                    g["seg"] or 0,
-                ]
-                for g in groups
-            }
-        )
+        deltas = Deltas()
+        for g in grouped(campaign.messages.filter(is_test=False)):
+            deltas.add(g, g.status, count=g.count, estimated=g.estimated_cost, segments=g.segments)
+        deltas.save()
         campaign.audience_count = inserted
         campaign.save(update_fields=["audience_count", "updated_at"])
     return inserted
@@ -311,9 +299,11 @@ def test_send(*, campaign: Campaign, phone: str, user, default_region: str = "")
         submitted_at=timezone.now(),
         attempts=1,
     )
-    counter_add(
-        {(campaign.pk, Status.SENDING): [1, message.estimated_cost, Decimal(0), info.segments]}
+    deltas = Deltas()
+    deltas.add(
+        message, Status.SENDING, count=1, estimated=message.estimated_cost, segments=info.segments
     )
+    deltas.save()
     audit.record("campaign.test_send", actor=user, obj=campaign, phone=number.e164)
     submit_messages(campaign, [message])
     message.refresh_from_db()
@@ -339,20 +329,23 @@ def template_decide(*, template: DLTTemplate, user, approve: bool) -> DLTTemplat
 
 
 def squash_counters() -> int:
-    """Fold each campaign's counter deltas into one row per status."""
+    """Fold each campaign's counter deltas into one row per day, account,
+    country and status."""
     squashed = 0
     campaigns = (
-        CampaignCounter.objects.values("campaign_id")
+        CampaignCounter.objects.filter(is_squashed=False)
+        .values("campaign_id")
         .annotate(n=Count("id"))
         .filter(n__gt=20)
         .values_list("campaign_id", flat=True)
     )
+    keys = ("day", "account_id", "country", "status")
     for campaign_id in list(campaigns):
         with transaction.atomic():
             rows = list(CampaignCounter.objects.select_for_update().filter(campaign_id=campaign_id))
-            totals: dict[str, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0])
+            totals: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0])
             for row in rows:
-                t = totals[row.status]
+                t = totals[tuple(getattr(row, k) for k in keys)]
                 t[0] += row.count
                 t[1] += row.estimated_cost
                 t[2] += row.actual_cost
@@ -361,14 +354,14 @@ def squash_counters() -> int:
             CampaignCounter.objects.bulk_create(
                 CampaignCounter(
                     campaign_id=campaign_id,
-                    status=status,
+                    **dict(zip(keys, key, strict=True)),
                     count=t[0],
                     estimated_cost=t[1],
                     actual_cost=t[2],
                     segments=t[3],
                     is_squashed=True,
                 )
-                for status, t in totals.items()
+                for key, t in totals.items()
                 if any(t)
             )
             squashed += len(rows)
