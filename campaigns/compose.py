@@ -215,3 +215,29 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
             key=lambda item: -item[2],
         ),
     )
+
+
+class _Composed:
+    """An unsaved campaign read through the lists chosen in the composer, so
+    ``check`` and ``preview`` see it exactly as they will see it once saved:
+    a list's many-to-many manager only exists for a saved row."""
+
+    def __init__(self, campaign: Campaign, lists, exclude_lists):
+        from contacts.models import ContactList
+
+        self._campaign = campaign
+        self.lists = ContactList.objects.filter(pk__in=[c.pk for c in lists])
+        self.exclude_lists = ContactList.objects.filter(pk__in=[c.pk for c in exclude_lists])
+
+    def __getattr__(self, name):
+        return getattr(self._campaign, name)
+
+
+def preview_draft(campaign: Campaign, *, lists, exclude_lists, samples: int = 3) -> Preview:
+    """``preview`` for what the composer form holds now, saved or not."""
+    return preview(_Composed(campaign, lists, exclude_lists), samples=samples)
+
+
+def check_draft(campaign: Campaign, *, lists, exclude_lists) -> Check:
+    """``check`` for what the composer form holds now, saved or not."""
+    return check(_Composed(campaign, lists, exclude_lists))

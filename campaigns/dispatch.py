@@ -17,10 +17,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from providers.base import DltFields, OutboundSms, ProviderError, SendOptions, SendWindow
+from providers.models import ProviderAccount
 from providers.status import Status
 from providers.throttle import limiter
 
@@ -31,8 +32,6 @@ from .models import Campaign, Message, MessageEvent
 log = logging.getLogger(__name__)
 State = Campaign.State
 
-# After this many failed provider calls in a row a campaign pauses.
-MAX_CONSECUTIVE_FAILURES = getattr(settings, "DISPATCH_MAX_FAILURES", 5)
 # A message in "sending" longer than this is considered stuck (worker died).
 STUCK_AFTER = timedelta(minutes=5)
 
@@ -157,129 +156,180 @@ def _requests(messages: list[Message], caps, throughput: int) -> list[list[Messa
     return [group[i : i + size] for group in groups for i in range(0, len(group), size)]
 
 
-def submit_messages(campaign: Campaign, messages: list[Message]) -> None:
-    """Submit claimed (status "sending") messages through the account's
-    backend and record what the provider said."""
-    account = campaign.account
-    backend = account.backend()
+def submit_messages(campaign: Campaign, messages: list[Message], *, live: bool = True) -> int:
+    """Submit claimed (status "sending") messages through each one's account
+    backend and record what the provider said. With ``live`` (a campaign
+    send, not a test), a pause, cancel or failover seen between requests
+    stops at once and the rest go back to pending. Returns how many were
+    submitted."""
     options = send_options(campaign)
-    rates = {r.country: r.price for r in account.rates.all()}
-    _render(campaign, messages, rates, account.default_price)
-    for chunk in _requests(messages, backend.capabilities, account.throughput):
-        limiter.acquire(account.pk, account.throughput, len(chunk))
-        outbound = [
-            OutboundSms(
-                ref=m.ref,
-                to=m.phone,
-                text=m.text,
-                sender=campaign.sender.value,
-                encoding=m.encoding,
-            )
-            for m in chunk
-        ]
-        try:
-            results = backend.send_batch(outbound, options)
-        except ProviderError as error:
-            _request_failed(campaign, chunk, error)
-            continue
-        except Exception as error:  # a bug in a backend: unclear, never resent
-            log.exception("backend %s crashed while sending", account.kind)
-            _request_failed(
-                campaign,
-                chunk,
-                ProviderError(f"Internal error while sending: {error}", maybe_sent=True),
-            )
-            continue
-        Campaign.objects.filter(pk=campaign.pk).update(consecutive_failures=0)
-        by_ref = {r.ref: r for r in results}
-        updates = []
-        for m in chunk:
-            r = by_ref.get(m.ref)
-            if r is None:
-                updates.append(
-                    Update(
-                        m.id,
-                        Status.UNKNOWN,
-                        kind=MessageEvent.Kind.SUBMIT,
-                        error_description="The provider's answer did not mention this message.",
-                    )
-                )
-                continue
+    submitted = 0
+    by_account: dict[int, list[Message]] = defaultdict(list)
+    for m in messages:
+        by_account[m.account_id].append(m)
+    for account_id, group in by_account.items():
+        account = ProviderAccount.objects.prefetch_related("rates").get(pk=account_id)
+        backend = account.backend()
+        rates = {r.country: r.price for r in account.rates.all()}
+        _render(campaign, group, rates, account.default_price)
+        chunks = _requests(group, backend.capabilities, account.throughput)
+        for index, chunk in enumerate(chunks):
+            if live and not _still_sending(campaign.pk):
+                release([m for rest in chunks[index:] for m in rest])
+                return submitted
+            limiter.acquire(account.pk, account.throughput, len(chunk))
+            if not _submit_chunk(campaign, account, backend, chunk, options):
+                release([m for rest in chunks[index + 1 :] for m in rest])
+                return submitted
+            submitted += len(chunk)
+    return submitted
+
+
+def _still_sending(campaign_id: int) -> bool:
+    """Pause and cancel take effect between two requests."""
+    return Campaign.objects.filter(pk=campaign_id, state=State.RUNNING).exists()
+
+
+def _submit_chunk(campaign, account, backend, chunk: list[Message], options) -> bool:
+    """One provider request; False when the campaign must stop sending."""
+    outbound = [
+        OutboundSms(
+            ref=m.ref, to=m.phone, text=m.text, sender=campaign.sender.value, encoding=m.encoding
+        )
+        for m in chunk
+    ]
+    try:
+        results = backend.send_batch(outbound, options)
+    except ProviderError as error:
+        return _request_failed(campaign, account, chunk, error)
+    except Exception as error:  # a bug in a backend: unclear, never resent
+        log.exception("backend %s crashed while sending", account.kind)
+        error = ProviderError(f"Internal error while sending: {error}", maybe_sent=True)
+        return _request_failed(campaign, account, chunk, error)
+    Campaign.objects.filter(pk=campaign.pk).exclude(consecutive_failures=0).update(
+        consecutive_failures=0
+    )
+    by_ref = {r.ref: r for r in results}
+    updates = []
+    for m in chunk:
+        r = by_ref.get(m.ref)
+        if r is None:
             updates.append(
                 Update(
                     m.id,
-                    r.status,
+                    Status.UNKNOWN,
                     kind=MessageEvent.Kind.SUBMIT,
-                    provider_message_id=r.provider_message_id,
-                    error_code=r.error_code,
-                    error_description=r.error_description,
-                    cost=r.cost,
-                    currency=r.currency,
-                    segments=r.segments,
-                    payload=r.raw,
+                    error_description="The provider's answer did not mention this message.",
                 )
             )
-        apply_updates(updates)
+            continue
+        updates.append(
+            Update(
+                m.id,
+                r.status,
+                kind=MessageEvent.Kind.SUBMIT,
+                provider_message_id=r.provider_message_id,
+                error_code=r.error_code,
+                error_description=r.error_description,
+                cost=r.cost,
+                currency=r.currency,
+                segments=r.segments,
+                payload=r.raw,
+            )
+        )
+    apply_updates(updates)
+    return True
 
 
-def _request_failed(campaign: Campaign, chunk: list[Message], error: ProviderError) -> None:
-    ids = [m.id for m in chunk]
+def release(
+    messages: list[Message],
+    *,
+    not_before=None,
+    error: ProviderError | None = None,
+    count_attempt: bool = False,
+) -> int:
+    """Claimed messages that were not sent go back to pending."""
+    if not messages:
+        return 0
+    fields = {"status": Status.PENDING, "submitted_at": None, "not_before": not_before}
+    if count_attempt:
+        fields["attempts"] = F("attempts") + 1
+    if error is not None:
+        fields.update(error_code=error.code[:64], error_description=error.message[:500])
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update()
+            .filter(id__in=[m.id for m in messages], status=Status.SENDING)
+            .values_list("id", flat=True)
+        )
+        moved = [m for m in messages if m.id in set(ids)]
+        Message.objects.filter(id__in=ids).update(**fields)
+        deltas = Deltas()
+        for m in moved:
+            deltas.move(m, Status.SENDING, Status.PENDING)
+        deltas.save()
+        if error is not None:
+            MessageEvent.objects.bulk_create(
+                MessageEvent(
+                    message_id=m.id,
+                    account_id=m.account_id,
+                    kind=MessageEvent.Kind.SUBMIT,
+                    status=Status.PENDING,
+                    applied=False,
+                    payload={"error": str(error), "retry_at": str(not_before or "")},
+                )
+                for m in moved
+            )
+    return len(moved)
+
+
+def _request_failed(
+    campaign: Campaign, account, chunk: list[Message], error: ProviderError
+) -> bool:
+    """Record a failed request. Returns False when the campaign must stop
+    sending (paused, or moved to its fallback account)."""
     if error.maybe_sent:
         # The provider may have the messages: park them for reconciliation.
         apply_updates(
             [
                 Update(
-                    i,
+                    m.id,
                     Status.UNKNOWN,
                     kind=MessageEvent.Kind.SUBMIT,
                     error_code=error.code,
                     error_description=error.message,
                     payload=error.raw,
                 )
-                for i in ids
+                for m in chunk
             ]
         )
-        return
+        return True
     # Nothing was sent: back to pending, after a backoff.
-    failures = campaign.consecutive_failures + 1
-    Campaign.objects.filter(pk=campaign.pk).update(consecutive_failures=failures)
-    campaign.consecutive_failures = failures
-    delay = error.retry_after if error.retry_after is not None else min(300, 2**failures)
     with transaction.atomic():
-        back = Message.objects.filter(id__in=ids, status=Status.SENDING)
-        deltas = Deltas()
-        for m in chunk:
-            deltas.move(m, Status.SENDING, Status.PENDING)
-        back.update(
-            status=Status.PENDING,
-            submitted_at=None,
-            attempts=F("attempts") + 1,
-            error_code=error.code[:64],
-            error_description=error.message[:500],
-            not_before=timezone.now() + timedelta(seconds=delay),
+        Campaign.objects.filter(pk=campaign.pk).update(
+            consecutive_failures=F("consecutive_failures") + 1
         )
-        deltas.save()
-        MessageEvent.objects.bulk_create(
-            MessageEvent(
-                message_id=i,
-                account_id=campaign.account_id,
-                kind=MessageEvent.Kind.SUBMIT,
-                status=Status.PENDING,
-                applied=False,
-                payload={"error": str(error), "retry_in_seconds": delay},
-            )
-            for i in ids
+        failures = Campaign.objects.values_list("consecutive_failures", flat=True).get(
+            pk=campaign.pk
         )
-    if error.permanent or failures >= MAX_CONSECUTIVE_FAILURES:
-        from .services import campaign_pause
+    delay = error.retry_after if error.retry_after is not None else min(300, 2**failures)
+    release(
+        chunk, not_before=timezone.now() + timedelta(seconds=delay), error=error, count_attempt=True
+    )
+    if not (error.permanent or failures >= settings.DISPATCH_MAX_FAILURES):
+        return True
+    from .services import campaign_failover, campaign_pause
 
-        reason = f"Paused: {error.message}"
-        if not error.permanent:
-            reason = f"Paused after {failures} failed attempts in a row: {error.message}"
-        try:
-            campaign_pause(campaign=campaign, user=None, reason=reason)
-        except Exception:  # already paused or cancelled by someone
-            log.info("campaign %s not paused: state changed", campaign.pk)
+    if campaign_failover(campaign=campaign, account=account, reason=error.message):
+        return False
+    reason = f"Paused: {error.message}"
+    if not error.permanent:
+        reason = f"Paused after {failures} failed attempts in a row: {error.message}"
+    try:
+        campaign_pause(campaign=campaign, user=None, reason=reason)
+    except Exception:  # already paused or cancelled by someone
+        log.info("campaign %s not paused: state changed", campaign.pk)
+    return False
 
 
 def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
@@ -313,28 +363,37 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
     return submitted
 
 
-def recover_stuck(*, older_than: timedelta = STUCK_AFTER) -> int:
-    """Messages left in "sending" by a dead worker: ask the provider by our
-    reference where it can be asked; what it knows takes its status, the rest
-    become unknown for review. Never resent."""
+def recover_stuck(*, older_than: timedelta = STUCK_AFTER, limit: int = 5000) -> int:
+    """Reconcile messages nobody is sure about: left in "sending" by a dead
+    worker, or "unknown" after an unclear provider answer.
+
+    Where the backend can look messages up by our reference, what the
+    provider has takes its status, and what it does not have goes back to
+    pending (it never left, so sending it is not a duplicate). Where it
+    cannot, they become (or stay) unknown for a person to review. Never
+    resent blindly. Returns how many messages were settled."""
     cutoff = timezone.now() - older_than
-    stuck = Message.objects.filter(status=Status.SENDING, submitted_at__lt=cutoff)
-    recovered = 0
+    unsure = Message.objects.filter(
+        Q(status=Status.SENDING) | Q(status=Status.UNKNOWN, done_at__isnull=True),
+        submitted_at__lt=cutoff,
+    ).exclude(is_test=True)
     by_account: dict[int, list[Message]] = defaultdict(list)
-    for m in stuck.select_related("account").order_by("id")[:5000]:
+    for m in unsure.order_by("id")[:limit]:
         by_account[m.account_id].append(m)
-    for messages in by_account.values():
-        backend = messages[0].account.backend()
-        found = {}
+    settled = 0
+    for account_id, messages in by_account.items():
+        backend = ProviderAccount.objects.get(pk=account_id).backend()
         try:
-            for report in backend.find_by_ref([m.ref for m in messages]):
-                found[report.ref] = report
+            found = {r.ref: r for r in backend.find_by_ref([m.ref for m in messages])}
+        except NotImplementedError:
+            found = None
         except ProviderError as error:
-            log.warning("recovery lookup failed: %s", error)
-        updates = []
+            log.warning("recovery lookup failed, will try again: %s", error)
+            continue
+        updates, absent = [], []
         for m in messages:
-            report = found.get(m.ref)
-            if report:
+            report = found.get(m.ref) if found is not None else None
+            if report is not None:
                 updates.append(
                     Update(
                         m.id,
@@ -348,15 +407,52 @@ def recover_stuck(*, older_than: timedelta = STUCK_AFTER) -> int:
                         payload=report.raw,
                     )
                 )
-            else:
+            elif found is not None:
+                absent.append(m)
+            elif m.status == Status.SENDING:
                 updates.append(
                     Update(
                         m.id,
                         Status.UNKNOWN,
                         kind=MessageEvent.Kind.RECOVERY,
-                        error_description="A worker stopped while sending; the provider "
-                        "could not confirm it. Not resent: check before sending again.",
+                        error_description="A worker stopped while sending and this "
+                        "provider cannot be asked; not resent: check before sending again.",
                     )
                 )
-        recovered += apply_updates(updates)
-    return recovered
+        settled += apply_updates(updates)
+        settled += requeue_absent(absent)
+        # Reviewed unknowns keep their state but are not asked about again.
+        Message.objects.filter(
+            id__in=[m.id for m in messages if found is None and m.status == Status.UNKNOWN]
+        ).update(done_at=timezone.now())
+    return settled
+
+
+def requeue_absent(messages: list[Message]) -> int:
+    """Messages the provider confirmed it never received go back to pending."""
+    if not messages:
+        return 0
+    with transaction.atomic():
+        rows = list(
+            Message.objects.select_for_update().filter(
+                id__in=[m.id for m in messages], status__in=[Status.SENDING, Status.UNKNOWN]
+            )
+        )
+        Message.objects.filter(id__in=[m.id for m in rows]).update(
+            status=Status.PENDING, submitted_at=None, not_before=None
+        )
+        deltas = Deltas()
+        for m in rows:
+            deltas.move(m, m.status, Status.PENDING)
+        deltas.save()
+        MessageEvent.objects.bulk_create(
+            MessageEvent(
+                message_id=m.id,
+                account_id=m.account_id,
+                kind=MessageEvent.Kind.RECOVERY,
+                status=Status.PENDING,
+                payload={"note": "The provider has no such message: queued again."},
+            )
+            for m in rows
+        )
+    return len(rows)

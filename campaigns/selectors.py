@@ -88,3 +88,111 @@ def message_page(queryset, *, after: int | None, size: int = 50):
     more = len(rows) > size
     rows = rows[:size]
     return rows, (rows[-1].id if more and rows else None)
+
+
+@dataclass
+class Rollup:
+    """Counter deltas summed over a period (UTC days)."""
+
+    counts: Counts
+    # (day, submitted, delivered, finished, actual cost) per day, oldest first.
+    by_day: list[tuple] = field(default_factory=list)
+    # (account name, currency, estimated, actual, submitted) per account.
+    by_account: list[tuple] = field(default_factory=list)
+
+
+def rollup(*, since, until=None) -> Rollup:
+    """Sends, delivery and cost from ``since`` (a date) on, from the counter
+    rows: a handful per campaign, account, country and day, never the
+    message table. A day's figure is what changed that day: a message
+    accepted yesterday and delivered today counts as sent yesterday and
+    delivered today."""
+    from providers.models import ProviderAccount
+
+    rows = CampaignCounter.objects.filter(day__gte=since)
+    if until:
+        rows = rows.filter(day__lte=until)
+    sums = {"n": Sum("count"), "est": Sum("estimated_cost"), "act": Sum("actual_cost")}
+    counts = Counts()
+    per_day: dict = defaultdict(lambda: [0, 0, 0, Decimal(0)])
+    per_account: dict = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
+    finished = {s for s in SENT if s != Status.ACCEPTED}
+    for row in rows.values("day", "account_id", "status").annotate(**sums):
+        status, n = row["status"], row["n"] or 0
+        counts.by_status[status] = counts.by_status.get(status, 0) + n
+        counts.estimated_cost += row["est"] or 0
+        counts.actual_cost += row["act"] or 0
+        day = per_day[row["day"]]
+        account = per_account[row["account_id"]]
+        day[3] += row["act"] or 0
+        account[0] += row["est"] or 0
+        account[1] += row["act"] or 0
+        if status in SENT:
+            day[0] += n
+            account[2] += n
+        if status == Status.DELIVERED:
+            day[1] += n
+        if status in finished:
+            day[2] += n
+    counts.by_status = {s: n for s, n in counts.by_status.items() if n}
+    names = dict(ProviderAccount.objects.filter(pk__in=list(per_account)).values_list("pk", "name"))
+    currencies = dict(
+        ProviderAccount.objects.filter(pk__in=list(per_account)).values_list("pk", "currency")
+    )
+    return Rollup(
+        counts=counts,
+        by_day=[(day, *values) for day, values in sorted(per_day.items())],
+        by_account=sorted(
+            (
+                (names.get(pk, "?"), currencies.get(pk, ""), *values)
+                for pk, values in per_account.items()
+            ),
+            key=lambda item: -item[3],
+        ),
+    )
+
+
+def campaign_by_day(campaign_id: int) -> list[tuple]:
+    """(day, submitted, delivered, finished, actual cost) per day of one
+    campaign, from its counter rows."""
+    rows = (
+        CampaignCounter.objects.filter(campaign_id=campaign_id)
+        .values("day", "status")
+        .annotate(n=Sum("count"), act=Sum("actual_cost"))
+    )
+    finished = {s for s in SENT if s != Status.ACCEPTED}
+    per_day: dict = defaultdict(lambda: [0, 0, 0, Decimal(0)])
+    for row in rows:
+        day, n = per_day[row["day"]], row["n"] or 0
+        day[3] += row["act"] or 0
+        if row["status"] in SENT:
+            day[0] += n
+        if row["status"] == Status.DELIVERED:
+            day[1] += n
+        if row["status"] in finished:
+            day[2] += n
+    return [(day, *values) for day, values in sorted(per_day.items())]
+
+
+def error_reasons(campaign_id: int, *, latest: int = 2000) -> list[dict]:
+    """Errors grouped by reason among the campaign's latest ``latest``
+    failed messages: the page stays quick however many millions were sent,
+    and the newest errors are the ones worth acting on."""
+    failed = [
+        Status.UNDELIVERED,
+        Status.EXPIRED,
+        Status.REJECTED,
+        Status.FAILED,
+        Status.UNKNOWN,
+    ]
+    recent = (
+        Message.objects.filter(campaign_id=campaign_id, status__in=failed)
+        .order_by("-id")
+        .values("id")[:latest]
+    )
+    return list(
+        Message.objects.filter(id__in=recent)
+        .values("status", "error_code", "error_description")
+        .annotate(n=Count("id"))
+        .order_by("-n")[:20]
+    )

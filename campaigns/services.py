@@ -7,7 +7,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -215,6 +215,82 @@ def campaign_cancel(*, campaign: Campaign, user) -> int:
     return cancelled
 
 
+def fallback_problems(campaign: Campaign, fallback) -> list[str]:
+    """Why the campaign's messages could not go through ``fallback``."""
+    problems = []
+    if not fallback.enabled:
+        problems.append(f"{fallback} is disabled")
+    sender = campaign.sender
+    if sender.accounts.exists() and not sender.accounts.filter(pk=fallback.pk).exists():
+        problems.append(f"the sender {sender} is not registered with {fallback}")
+    problems.extend(fallback.backend_class(options=fallback.options).sender_errors(sender.value))
+    needs_dlt = (
+        campaign.dlt_template_id
+        and campaign.messages.filter(status=Status.PENDING, country=compose.INDIA).exists()
+    )
+    if needs_dlt and not fallback.backend_class.capabilities.dlt:
+        problems.append(f"{fallback} cannot carry DLT template fields")
+    return problems
+
+
+def campaign_failover(*, campaign: Campaign, account, reason: str) -> bool:
+    """Move the campaign's pending messages from a failing account to its
+    fallback, re-priced on the fallback's rate card. False (nothing moved)
+    when there is no usable fallback."""
+    from django.db.models import DecimalField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    fallback = account.fallback
+    if fallback is None:
+        return False
+    problems = fallback_problems(campaign, fallback)
+    if problems:
+        audit.record(
+            "campaign.failover_refused",
+            obj=campaign,
+            account=account.name,
+            fallback=fallback.name,
+            problems=problems,
+        )
+        return False
+    with transaction.atomic():
+        Campaign.objects.select_for_update().get(pk=campaign.pk)
+        pending = campaign.messages.filter(status=Status.PENDING, account=account)
+        rates = {r.country: r.price for r in fallback.rates.all()}
+        deltas = Deltas()
+        for g in grouped(pending):
+            deltas.add(
+                g, g.status, count=-g.count, estimated=-g.estimated_cost, segments=-g.segments
+            )
+            # The same messages, now on the fallback at its price.
+            g.account_id = fallback.pk
+            new_estimate = g.segments * rates.get(g.country, fallback.default_price)
+            deltas.add(g, g.status, count=g.count, estimated=new_estimate, segments=g.segments)
+        rate = RateCardEntry.objects.filter(account=fallback, country=OuterRef("country"))
+        price = Coalesce(
+            Subquery(rate.values("price")[:1]),
+            Value(fallback.default_price),
+            output_field=DecimalField(max_digits=10, decimal_places=5),
+        )
+        moved = pending.update(
+            account=fallback,
+            currency=fallback.currency,
+            estimated_cost=models.F("segments") * price,
+            not_before=None,
+        )
+        deltas.save()
+        Campaign.objects.filter(pk=campaign.pk).update(consecutive_failures=0)
+        audit.record(
+            "campaign.failover",
+            obj=campaign,
+            account=account.name,
+            fallback=fallback.name,
+            moved=moved,
+            reason=reason,
+        )
+    return True
+
+
 def cancelled_at_provider(campaign: Campaign, provider_ids: list[str]) -> int:
     """Record the messages the provider confirmed it cancelled."""
     from .delivery import Update, apply_updates
@@ -305,7 +381,7 @@ def test_send(*, campaign: Campaign, phone: str, user, default_region: str = "")
     )
     deltas.save()
     audit.record("campaign.test_send", actor=user, obj=campaign, phone=number.e164)
-    submit_messages(campaign, [message])
+    submit_messages(campaign, [message], live=False)
     message.refresh_from_db()
     return message
 

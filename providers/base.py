@@ -288,9 +288,11 @@ class ProviderBackend:
 
     def find_by_ref(self, refs: Sequence[str]) -> list[StatusReport]:
         """Look messages up by our own reference, for recovery after a crash.
-        Returns reports for those the provider knows; unknown ones are left
-        out. Backends whose provider cannot do this return []."""
-        return []
+        Returns reports for those the provider knows; a message left out is
+        one the provider does not have (so it may be sent again). Backends
+        whose provider cannot look messages up raise NotImplementedError, and
+        their unclear messages stay unknown for a person to review."""
+        raise NotImplementedError
 
     def cancel(self, provider_message_ids: Sequence[str]) -> list[str]:
         """Cancel scheduled messages (capabilities.cancel); returns the IDs

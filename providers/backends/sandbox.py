@@ -95,9 +95,5 @@ class SandboxBackend(ProviderBackend):
             )
         return WebhookResult(reports=reports)
 
-    def find_by_ref(self, refs: Sequence[str]) -> list[StatusReport]:
-        # The sandbox keeps nothing: a message it may have taken is unknown.
-        return []
-
     def check_connection(self) -> str:
         return "The sandbox is built in and always reachable."
