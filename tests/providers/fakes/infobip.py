@@ -3,14 +3,23 @@
 - ``POST /sms/2/text/advanced`` takes ``messages[]`` with ``destinations[]``,
   keeps a given ``messageId``/``bulkId`` or makes one up, and answers every
   destination with PENDING_ACCEPTED (group 1, id 26).
-- Each message then gets its final report, handed out once by
-  ``GET /sms/1/reports``: numbers ending in 9 are UNDELIVERABLE with
-  EC_ABSENT_SUBSCRIBER, the rest DELIVERED_TO_HANDSET at 0.01 EUR a part.
-  A message with a future ``sendAt`` waits (no report) until cancelled.
+- Each message then gets its final report: numbers ending in 9 are
+  UNDELIVERABLE with EC_ABSENT_SUBSCRIBER, the rest DELIVERED_TO_HANDSET at
+  0.01 EUR a part. A message with a future ``sendAt`` waits (no report) until
+  cancelled. A report goes one way only: to the message's ``notifyUrl``
+  (queued in ``pushes`` for the test to deliver, see ``report_body``) when it
+  named one, else it is handed out once by ``GET /sms/1/reports``.
+- ``on_send``, when set, is called with the reports of a send before the send
+  is answered, as Infobip may push a report before our worker has read the
+  answer.
+- Inbound messages put in ``inbox`` are handed out once by
+  ``GET /sms/1/inbox/reports``.
 - ``GET /sms/1/logs`` filters by comma-separated ``messageId``/``bulkId`` and
   is not consumed; ``PUT /sms/1/bulks/status`` pauses or cancels a bulk.
 - Only ``Authorization: App <key>`` is accepted; errors use the documented
   ``requestError.serviceException`` envelope.
+- Each request is kept in ``calls`` (method, path, query, body, headers);
+  while ``outage`` is set every request gets that answer instead.
 """
 
 from __future__ import annotations
@@ -18,9 +27,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from . import Outage
 
 
 def make_handler(api_key: str = "test-key") -> type[BaseHTTPRequestHandler]:
@@ -34,6 +47,11 @@ def make_handler(api_key: str = "test-key") -> type[BaseHTTPRequestHandler]:
     Handler.reports = []
     Handler.bulks = {}
     Handler.requests_seen = []
+    Handler.calls = []
+    Handler.outage = None
+    Handler.pushes = []
+    Handler.on_send = None
+    Handler.inbox = []
     return Handler
 
 
@@ -43,6 +61,19 @@ class InfobipHandler(BaseHTTPRequestHandler):
     reports: list[dict[str, Any]]
     bulks: dict[str, dict[str, Any]]
     requests_seen: list[tuple[str, str, Any]]
+    calls: list[dict[str, Any]]
+    outage: Outage | None
+    # (notifyUrl, notifyContentType, report) for each report to push.
+    pushes: list[tuple[str, str, dict[str, Any]]]
+    on_send: Callable[[list[tuple[str, str, dict[str, Any]]]], None] | None
+    inbox: list[dict[str, Any]]
+
+    @classmethod
+    def take_pushes(cls) -> list[tuple[str, str, dict[str, Any]]]:
+        """The reports waiting to be pushed; each is handed out once."""
+        taken = list(cls.pushes)
+        cls.pushes.clear()
+        return taken
 
     def do_GET(self) -> None:
         self.handle_call("GET")
@@ -61,11 +92,24 @@ class InfobipHandler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(url.query))
         body: Any = None
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
+        raw = self.rfile.read(length) if length else b""
+        self.calls.append(
+            {
+                "method": method,
+                "path": url.path,
+                "query": query,
+                "body": raw,
+                "headers": dict(self.headers),
+            }
+        )
+        if self.outage is not None:
+            return self.outage.answer(self)
+        if raw:
             try:
-                body = json.loads(self.rfile.read(length))
+                body = json.loads(raw)
             except ValueError:
                 return self.error(400, "BAD_REQUEST", "Invalid JSON")
+            self.calls[-1]["body"] = body
         self.requests_seen.append((method, url.path, body))
         if self.headers.get("Authorization") != f"App {self.api_key}":
             return self.error(401, "UNAUTHORIZED", "Invalid login details")
@@ -74,6 +118,8 @@ class InfobipHandler(BaseHTTPRequestHandler):
             return self.send_messages(body)
         if route == ("GET", "/sms/1/reports"):
             return self.pull_reports(query)
+        if route == ("GET", "/sms/1/inbox/reports"):
+            return self.pull_inbound(query)
         if route == ("GET", "/sms/1/logs"):
             return self.read_logs(query)
         if route == ("PUT", "/sms/1/bulks/status"):
@@ -89,6 +135,7 @@ class InfobipHandler(BaseHTTPRequestHandler):
         bulk_id = body.get("bulkId") or new_id()
         scheduled = False
         answer = []
+        pushes_before = len(self.pushes)
         for message in body["messages"]:
             send_at = message.get("sendAt")
             later = bool(send_at) and parse_time(send_at) > now()
@@ -114,6 +161,8 @@ class InfobipHandler(BaseHTTPRequestHandler):
                     | {"messageId": message_id}
                 )
         self.bulks[bulk_id] = {"status": "PENDING" if scheduled else "FINISHED"}
+        if self.on_send is not None:
+            self.on_send(self.pushes[pushes_before:])
         self.answer({"bulkId": bulk_id, "messages": answer})
 
     def finish(self, log: dict[str, Any], message: dict[str, Any]) -> None:
@@ -135,7 +184,11 @@ class InfobipHandler(BaseHTTPRequestHandler):
         if message.get("callbackData"):
             report["callbackData"] = message["callbackData"]
         log.update({k: report[k] for k in ("doneAt", "price", "status", "error")})
-        self.reports.append(report)
+        if message.get("notifyUrl"):
+            content_type = message.get("notifyContentType") or "application/json"
+            self.pushes.append((message["notifyUrl"], content_type, report))
+        else:
+            self.reports.append(report)
 
     def pull_reports(self, query: dict[str, str]) -> None:
         limit = min(int(query.get("limit") or 50), 1000)
@@ -147,6 +200,18 @@ class InfobipHandler(BaseHTTPRequestHandler):
             (handed if wanted and len(handed) < limit else kept).append(report)
         self.reports[:] = kept
         self.answer({"results": handed})
+
+    def pull_inbound(self, query: dict[str, str]) -> None:
+        limit = min(int(query.get("limit") or 50), 1000)
+        handed = self.inbox[:limit]
+        del self.inbox[:limit]
+        self.answer(
+            {
+                "results": handed,
+                "messageCount": len(handed),
+                "pendingMessageCount": len(self.inbox),
+            }
+        )
 
     def read_logs(self, query: dict[str, str]) -> None:
         message_ids = set(filter(None, query.get("messageId", "").split(",")))
@@ -268,3 +333,46 @@ def stamp(value: dt.datetime) -> str:
 
 def parse_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value)
+
+
+# -- what Infobip pushes ----------------------------------------------------------
+
+
+def inbound_message(sender: str, to: str, text: str) -> dict[str, Any]:
+    """A received message, shaped like the documented inbound report."""
+    words = text.split(maxsplit=1)
+    return {
+        "messageId": new_id(),
+        "from": sender,
+        "to": to,
+        "text": text,
+        "cleanText": words[1] if len(words) > 1 else "",
+        "keyword": words[0].upper() if words else "",
+        "receivedAt": stamp(now()),
+        "smsCount": 1,
+        "price": {"pricePerMessage": 0, "currency": "EUR"},
+    }
+
+
+def report_body(results: list[dict[str, Any]], content_type: str = "application/json") -> bytes:
+    """A push to a notifyUrl or an inbound URL: ``{"results": [...]}`` in JSON,
+    or the same as ``<reportResponse>`` XML (seed 003's XML shape)."""
+    if "xml" not in content_type:
+        return json.dumps({"results": results}).encode()
+    root = ET.Element("reportResponse")
+    listing = ET.SubElement(root, "results")
+    for result in results:
+        _xml_fill(ET.SubElement(listing, "result"), result)
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode").encode()
+    )
+
+
+def _xml_fill(element: ET.Element, value: Any) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _xml_fill(ET.SubElement(element, key), item)
+    elif isinstance(value, bool):
+        element.text = "true" if value else "false"
+    else:
+        element.text = str(value)

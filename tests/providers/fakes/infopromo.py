@@ -9,6 +9,8 @@
   Undelivered, the rest Delivered.
 - Errors are ``{"status": "error", "message": ...}`` with HTTP 200, except a
   missing Bearer token on v3 (401, as Laravel answers).
+- Each request is kept in ``calls`` (method, path, query, body, headers);
+  while ``outage`` is set every request gets that answer instead.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import secrets
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from . import Outage
 
 PER_PAGE = 25
 
@@ -36,6 +40,8 @@ def make_handler(
     Handler.campaigns = {}
     Handler.lists = lists or {}
     Handler.requests_seen = []
+    Handler.calls = []
+    Handler.outage = None
     return Handler
 
 
@@ -45,6 +51,8 @@ class InfopromoHandler(BaseHTTPRequestHandler):
     campaigns: dict[str, dict[str, Any]]
     lists: dict[str, list[str]]
     requests_seen: list[tuple[str, str, dict[str, Any]]]
+    calls: list[dict[str, Any]]
+    outage: Outage | None
 
     def do_GET(self) -> None:
         self.handle_call("GET")
@@ -61,9 +69,21 @@ class InfopromoHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         fields = dict(parse_qsl(url.query))
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
+        raw = self.rfile.read(length) if length else b""
+        self.calls.append(
+            {
+                "method": method,
+                "path": url.path,
+                "query": dict(parse_qsl(url.query)),
+                "body": json_or_bytes(raw),
+                "headers": dict(self.headers),
+            }
+        )
+        if self.outage is not None:
+            return self.outage.answer(self)
+        if raw:
             try:
-                fields.update(json.loads(self.rfile.read(length)))
+                fields.update(json.loads(raw))
             except ValueError:
                 return self.answer({"status": "error", "message": "Invalid JSON."})
         self.requests_seen.append((method, url.path, dict(fields)))
@@ -225,6 +245,13 @@ class InfopromoHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+
+def json_or_bytes(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw
 
 
 def new_uid() -> str:

@@ -1,6 +1,13 @@
 """A fake of voip-communications.net api-v2: Basic auth, form-encoded
 ``sms/send`` answering a ``send_log`` per number, the SMS log
-``sms/summary`` and ``sms/delete`` for scheduled messages."""
+``sms/summary`` and ``sms/delete`` for scheduled messages.
+
+With ``settle=True`` a message sent now has reached its handset by the time
+the log is read: the log shows DELIVERED, or UNDELIVERED for numbers ending
+in 9 (the provider's words for a message's life are not public; these are
+the ones the backend reads). While ``outage`` is set every request gets that
+answer instead.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +17,13 @@ import uuid
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
+from . import Outage
+
 PREFIX = "/api-v2/index.php/"
 
 
 def handler(
-    api_key: str, api_password: str, numbers: tuple[str, ...] = ()
+    api_key: str, api_password: str, numbers: tuple[str, ...] = (), settle: bool = False
 ) -> type[BaseHTTPRequestHandler]:
     """A handler class for one account owning ``numbers``; it keeps each
     request as ``(path, headers, form)`` in ``received`` and the messages it
@@ -24,11 +33,14 @@ def handler(
     class VoipComms(BaseHTTPRequestHandler):
         received: list[tuple[str, dict[str, str], dict[str, str]]] = []
         log: list[dict] = []
+        outage: Outage | None = None
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
             self.received.append((self.path, dict(self.headers), form))
+            if self.outage is not None:
+                return self.outage.answer(self)
             if self.headers.get("Authorization") != expected:
                 return self.answer(401, {"error": True, "error_message": "Invalid credentials"})
             action = self.path.removeprefix(PREFIX)
@@ -67,6 +79,11 @@ def handler(
             self.answer(200, {"send_log": entries})
 
         def summary(self, page):
+            if settle:
+                for entry in self.log:
+                    if entry["status"] == "SENT":
+                        failed = entry["to"].endswith("9")
+                        entry["status"] = "UNDELIVERED" if failed else "DELIVERED"
             rows = self.log[(page - 1) * 10 : page * 10]
             self.answer(
                 200,

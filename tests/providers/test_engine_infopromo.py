@@ -1,0 +1,273 @@
+"""Infopromo (API v3 and the HTTP API) end to end through the engine: a
+campaign launched against a fake portal on loopback goes out batched, its
+statuses come back by polling, and failures pause it visibly."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from campaigns import services
+from campaigns.models import Campaign
+from providers.services import poll_account
+from providers.status import Status
+from tests.providers.fakes import Outage, refused_url, serve
+from tests.providers.fakes.engine import (
+    age_submissions,
+    assert_counters_match,
+    assert_failed_visibly,
+    by_phone,
+    dispatch_again,
+    launch,
+    make_account,
+    make_campaign,
+    make_list,
+    make_sender,
+    max_failures,
+    statuses,
+)
+from tests.providers.fakes.infopromo import make_handler
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TOKEN = "7|pL0bQ2loopback"
+TEXT = "Spring sale: 20% off everything today at Shop."
+PEOPLE = {
+    "+4915112345601": "Anna",
+    "+4915112345602": "Ben",
+    # The fake portal reports numbers ending in 9 as undelivered.
+    "+4915112345609": "Carl",
+}
+KINDS = {
+    "v3": ("infopromo_v3", {}),
+    "http": ("infopromo_http", {}),
+    "http_get": ("infopromo_http", {"http_method": "get"}),
+}
+
+
+@pytest.fixture
+def portal():
+    handler = make_handler(token=TOKEN)
+    with serve(handler) as base_url:
+        yield handler, base_url
+
+
+def setup(base_url, variant, *, token=TOKEN, text=TEXT, people=PEOPLE, options=None):
+    kind, kind_options = KINDS[variant]
+    account = make_account(
+        kind,
+        base_url,
+        credentials={"api_token": token},
+        options={"currency": "EUR", **kind_options, **(options or {})},
+    )
+    sender = make_sender("Shop", account)
+    return make_campaign(account, sender, make_list("Customers", people), text)
+
+
+def sends(handler):
+    return [c for c in handler.calls if c["path"].endswith("/sms/send")]
+
+
+def sent_fields(call):
+    """The send's fields, wherever the variant put them."""
+    return dict(call["query"]) if call["method"] == "GET" else dict(call["body"])
+
+
+@pytest.mark.parametrize("variant", KINDS)
+def test_a_campaign_goes_out_in_one_request_and_polls_to_its_outcome(portal, manager, variant):
+    handler, base_url = portal
+    campaign = launch(setup(base_url, variant), manager)
+
+    [call] = sends(handler)
+    fields = sent_fields(call)
+    recipients = fields.pop("recipient").split(",")
+    assert sorted(recipients) == ["4915112345601", "4915112345602", "4915112345609"]
+    expected = {"sender_id": "Shop", "type": "plain", "message": TEXT}
+    if variant == "v3":
+        assert (call["method"], call["path"]) == ("POST", "/api/v3/sms/send")
+        assert call["headers"]["Authorization"] == f"Bearer {TOKEN}"
+        assert fields == expected
+    elif variant == "http":
+        assert (call["method"], call["path"]) == ("POST", "/api/http/sms/send")
+        assert "Authorization" not in call["headers"]
+        assert fields == {"api_token": TOKEN, **expected}
+    else:
+        assert (call["method"], call["path"]) == ("GET", "/api/http/sms/send")
+        assert call["body"] is None
+        assert fields == {"api_token": TOKEN, **expected}
+    assert call["headers"]["Accept"] == "application/json"
+
+    # Submitted: each message carries the portal's uid and its cost; the
+    # portal's "Delivered" at this point only means its gateway took it.
+    messages = by_phone(campaign)
+    uids = {row["to"]: uid for uid, row in handler.messages.items()}
+    for phone, message in messages.items():
+        assert message.status == Status.ACCEPTED
+        assert message.provider_message_id == uids[phone.removeprefix("+")]
+        assert (message.actual_cost, message.currency) == (Decimal("1"), "EUR")
+        assert message.sent_at is not None and message.done_at is None
+    assert campaign.state == Campaign.State.COMPLETED
+    assert_counters_match(campaign)
+
+    # The portal pushes nothing; a poll right after sending asks nothing.
+    account = campaign.account
+    poll_account(account)
+    assert [c for c in handler.calls if c["method"] == "GET" and "/sms/send" not in c["path"]] == []
+
+    # poll_account only asks about messages submitted more than a couple of
+    # minutes ago, so the submissions are moved back in time here.
+    age_submissions(campaign, dt.timedelta(minutes=3))
+    assert poll_account(account) == 3
+
+    views = [c for c in handler.calls if c["method"] == "GET" and "/sms/send" not in c["path"]]
+    prefix = "/api/v3/" if variant == "v3" else "/api/http/"
+    assert sorted(c["path"] for c in views) == sorted(f"{prefix}sms/{uid}" for uid in uids.values())
+    assert statuses(campaign) == {
+        "+4915112345601": Status.DELIVERED,
+        "+4915112345602": Status.DELIVERED,
+        "+4915112345609": Status.UNDELIVERED,
+    }
+    for message in by_phone(campaign).values():
+        assert message.done_at is not None
+        assert (message.actual_cost, message.currency) == (Decimal("1"), "EUR")
+    assert_counters_match(campaign)
+    counts_before = statuses(campaign)
+
+    # Final messages are not asked about again, and nothing changes.
+    assert poll_account(account) == 0
+    assert len(handler.calls) == 1 + len(views)
+    assert statuses(campaign) == counts_before
+
+
+def test_personalised_texts_go_one_request_per_text_within_the_account_limit(portal, manager):
+    handler, base_url = portal
+    people = {
+        "+4915112345601": "Anna",
+        "+4915112345602": "Ben",
+        "+4915112345603": "",
+        "+4915112345604": "",
+        "+4915112345605": "",
+    }
+    campaign = setup(
+        base_url,
+        "v3",
+        text='Hi {{ first_name|default:"there" }}, 20% off today.',
+        people=people,
+        options={"max_recipients": "2"},
+    )
+    campaign = launch(campaign, manager)
+
+    requests = [sent_fields(c) for c in sends(handler)]
+    batches = {}
+    for fields in requests:
+        batches.setdefault(fields["message"], []).append(fields["recipient"].split(","))
+    assert batches.pop("Hi Anna, 20% off today.") == [["4915112345601"]]
+    assert batches.pop("Hi Ben, 20% off today.") == [["4915112345602"]]
+    # Three with the same text, at most two per request as the account allows.
+    there = batches.pop("Hi there, 20% off today.")
+    assert sorted(len(batch) for batch in there) == [1, 2]
+    assert sorted(n for batch in there for n in batch) == [
+        "4915112345603",
+        "4915112345604",
+        "4915112345605",
+    ]
+    assert batches == {}
+    assert len(requests) == 4
+    messages = by_phone(campaign)
+    assert {m.status for m in messages.values()} == {Status.ACCEPTED}
+    assert len({m.provider_message_id for m in messages.values()}) == 5
+    assert messages["+4915112345601"].text == "Hi Anna, 20% off today."
+    assert campaign.state == Campaign.State.COMPLETED
+    assert_counters_match(campaign)
+
+
+@pytest.mark.parametrize(
+    ("variant", "says"),
+    [
+        ("v3", "Infopromo refused our credentials (HTTP 401)."),
+        # The HTTP API answers a bad token with HTTP 200 and an error envelope.
+        ("http", "Invalid API token."),
+    ],
+)
+def test_a_refused_token_pauses_the_campaign_at_once(portal, manager, variant, says):
+    handler, base_url = portal
+    campaign = launch(setup(base_url, variant, token="not-the-token"), manager)
+
+    assert campaign.state == Campaign.State.PAUSED
+    assert campaign.pause_reason == f"Paused: {says}"
+    assert_failed_visibly(campaign, attempts=1, says=says)
+    assert len(sends(handler)) == 1
+    assert handler.messages == {}
+
+    # With the token corrected and the campaign resumed, each number goes once.
+    account = campaign.account
+    account.credentials = {"api_token": TOKEN}
+    account.save()
+    services.campaign_resume(campaign=campaign, user=manager)
+    campaign = dispatch_again(campaign)
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+    assert sorted(row["to"] for row in handler.messages.values()) == [
+        "4915112345601",
+        "4915112345602",
+        "4915112345609",
+    ]
+    assert campaign.state == Campaign.State.COMPLETED
+    assert_counters_match(campaign)
+
+
+OUTAGES = {
+    "server_error": (Outage(500), "Infopromo had a server error (HTTP 500)."),
+    "rate_limited": (
+        Outage(
+            429,
+            body='{"message": "Too Many Attempts."}',
+            content_type="application/json",
+            retry_after="30",
+        ),
+        "Infopromo is rate-limiting us (HTTP 429).",
+    ),
+    "refused": (None, "Could not connect to Infopromo."),
+}
+
+
+@pytest.mark.parametrize("variant", ["v3", "http"])
+@pytest.mark.parametrize("outage", OUTAGES)
+def test_an_outage_is_retried_then_pauses_the_campaign(portal, manager, variant, outage):
+    handler, base_url = portal
+    answer, says = OUTAGES[outage]
+    handler.outage = answer
+    campaign = setup(refused_url() if answer is None else base_url, variant)
+    before = dt.datetime.now(dt.UTC)
+    campaign = launch(campaign, manager)
+
+    # One failed attempt: waiting for a retry, the campaign still running.
+    assert campaign.state == Campaign.State.RUNNING
+    assert_failed_visibly(campaign, attempts=1, says=says)
+    wait = 30 if outage == "rate_limited" else 2
+    for message in by_phone(campaign).values():
+        assert message.not_before >= before + dt.timedelta(seconds=wait)
+
+    for attempt in range(2, max_failures() + 1):
+        campaign = dispatch_again(campaign)
+        if attempt < max_failures():
+            assert campaign.state == Campaign.State.RUNNING
+
+    assert campaign.state == Campaign.State.PAUSED
+    assert campaign.pause_reason == (
+        f"Paused after {max_failures()} failed attempts in a row: {says}"
+    )
+    assert_failed_visibly(campaign, attempts=max_failures(), says=says)
+    assert len(sends(handler)) == (0 if answer is None else max_failures())
+    assert handler.messages == {}
+
+    # The provider is back: resumed, every number goes out exactly once.
+    handler.outage = None
+    account = campaign.account
+    account.base_url = base_url
+    account.save()
+    services.campaign_resume(campaign=campaign, user=manager)
+    campaign = dispatch_again(campaign)
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+    assert len(handler.messages) == 3
+    assert campaign.state == Campaign.State.COMPLETED
+    assert_counters_match(campaign)
