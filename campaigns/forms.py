@@ -21,8 +21,11 @@ class CampaignForm(forms.ModelForm):
             "exclude_lists",
             "window",
             "scheduled_at",
+            "keep_gsm7",
             "flash",
             "validity_minutes",
+            "transliteration",
+            "language_code",
             "click_tracking",
             "campaign_ref",
             "callback_data",
@@ -41,7 +44,33 @@ class CampaignForm(forms.ModelForm):
             "scheduled_at": "Send at (leave empty to send on launch)",
             "validity_minutes": "Validity (minutes)",
             "campaign_ref": "Campaign reference",
+            "keep_gsm7": "Replace special characters with plain look-alikes (cheaper GSM-7)",
+            "flash": "Flash SMS (shown on screen, not stored)",
+            "language_code": "Language code",
         }
+        help_texts = {
+            "keep_gsm7": "Smart quotes, long dashes and accented letters become their plain "
+            "versions in every message, so it goes as GSM-7: more characters per part.",
+            "transliteration": "Where the provider supports it, e.g. TURKISH or GREEK.",
+            "callback_data": "Returned with each delivery report, where the provider supports it.",
+        }
+
+    # Provider options: shown folded away, every provider uses the ones it has.
+    OPTION_FIELDS = (
+        "flash",
+        "validity_minutes",
+        "transliteration",
+        "language_code",
+        "click_tracking",
+        "campaign_ref",
+        "callback_data",
+    )
+
+    def main_fields(self):
+        return [f for f in self if f.name not in self.OPTION_FIELDS]
+
+    def option_fields(self):
+        return [f for f in self if f.name in self.OPTION_FIELDS]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -143,3 +172,126 @@ class DeliveryWindowForm(forms.ModelForm):
             "start_time": forms.TimeInput(attrs={"type": "time"}),
             "end_time": forms.TimeInput(attrs={"type": "time"}),
         }
+
+
+class MessageFilterForm(forms.Form):
+    """The message log's filters; every one optional, each checked so a
+    wrong value is explained beside it instead of silently ignored."""
+
+    campaign = forms.ModelChoiceField(
+        queryset=Campaign.objects.none(), required=False, empty_label="Any campaign"
+    )
+    status = forms.ChoiceField(choices=[], required=False)
+    account = forms.ModelChoiceField(
+        queryset=ProviderAccount.objects.none(),
+        required=False,
+        empty_label="Any provider",
+        label="Provider",
+    )
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    phone = forms.CharField(
+        required=False,
+        max_length=20,
+        label="Number",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "+49151…"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from providers.status import Status
+
+        super().__init__(*args, **kwargs)
+        # The newest campaigns: a dropdown of every campaign ever is useless;
+        # older ones are reached from their own page's "All messages" link.
+        self.fields["campaign"].queryset = Campaign.objects.only("id", "name")
+        newest = list(Campaign.objects.only("id", "name").order_by("-id")[:300])
+        chosen = str(self.data.get("campaign", ""))
+        if chosen.isdigit() and all(str(c.pk) != chosen for c in newest):
+            newest += list(Campaign.objects.only("id", "name").filter(pk=int(chosen)))
+        self.fields["campaign"].choices = [("", "Any campaign")] + [(c.pk, c.name) for c in newest]
+        self.fields["account"].queryset = ProviderAccount.objects.all()
+        self.fields["status"].choices = [("", "Any status"), *Status.choices]
+
+    def clean_phone(self):
+        raw = self.cleaned_data.get("phone", "").strip()
+        if not raw:
+            return ""
+        digits = "".join(ch for ch in raw if ch.isdigit())
+        if not digits or any(ch not in "+0123456789 -()/." for ch in raw):
+            raise forms.ValidationError("Search by number uses digits, e.g. +4915 or 4915.")
+        return "+" + digits
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return data
+
+    def filter(self, queryset):
+        """``queryset`` narrowed by the valid filters (dates in the user's
+        time zone)."""
+        import datetime as dt
+
+        data = self.cleaned_data
+        if data.get("campaign"):
+            queryset = queryset.filter(campaign=data["campaign"])
+        if data.get("status"):
+            queryset = queryset.filter(status=data["status"])
+        if data.get("account"):
+            queryset = queryset.filter(account=data["account"])
+        zone = timezone.get_current_timezone()
+        if data.get("since"):
+            start = dt.datetime.combine(data["since"], dt.time.min, tzinfo=zone)
+            queryset = queryset.filter(created_at__gte=start)
+        if data.get("until"):
+            end = dt.datetime.combine(
+                data["until"] + dt.timedelta(days=1), dt.time.min, tzinfo=zone
+            )
+            queryset = queryset.filter(created_at__lt=end)
+        if data.get("phone"):
+            queryset = queryset.filter(phone__startswith=data["phone"])
+        return queryset
+
+
+class DLTTemplateForm(forms.ModelForm):
+    class Meta:
+        model = DLTTemplate
+        fields = [
+            "name",
+            "template_id",
+            "principal_entity_id",
+            "telemarketer_id",
+            "header",
+            "category",
+            "content",
+        ]
+        labels = {
+            "template_id": "DLT template ID",
+            "principal_entity_id": "Principal entity ID (PE ID)",
+            "telemarketer_id": "Telemarketer ID",
+            "header": "Header (sender ID)",
+            "content": "Registered content",
+        }
+        help_texts = {"content": "Exactly as registered, with {#var#} where a value goes."}
+        widgets = {"content": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["header"].queryset = SenderID.objects.exclude(status=Approval.REJECTED)
+
+
+class DLTTestForm(forms.Form):
+    """A message to try against a registered template."""
+
+    template = forms.ModelChoiceField(queryset=DLTTemplate.objects.all())
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        label="Message",
+        help_text="The text as a recipient would get it, placeholders filled in.",
+    )

@@ -1,9 +1,11 @@
+import json
 from datetime import timedelta
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Sum
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,53 +14,167 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from contacts.phones import InvalidNumber
+from providers import segments
 from providers.status import Status
 from smsportal import roles
 from smsportal.models import AuditLogEntry
 
 from . import compose, selectors, services
-from .forms import CampaignForm, DeliveryWindowForm, SenderForm, TestSendForm
-from .models import Campaign, CampaignCounter, DeliveryWindow, Message, SenderID
+from .forms import (
+    CampaignForm,
+    DeliveryWindowForm,
+    DLTTemplateForm,
+    DLTTestForm,
+    MessageFilterForm,
+    SenderForm,
+    TestSendForm,
+)
+from .models import Campaign, DeliveryWindow, DLTTemplate, Message, SenderID
+
+ACTIVE = (Campaign.State.RUNNING, Campaign.State.SCHEDULED, Campaign.State.PAUSED)
 
 
-def home(request):
-    active = list(
-        Campaign.objects.filter(state__in=["running", "scheduled", "paused"]).select_related(
-            "account"
-        )[:20]
-    )
-    recent = list(Campaign.objects.select_related("account")[:10])
-    counts = selectors.campaign_counts([c.pk for c in {*active, *recent}])
-    for c in {*active, *recent}:
-        c.counts = counts[c.pk]
-    totals = CampaignCounter.objects.aggregate(est=Sum("estimated_cost"), act=Sum("actual_cost"))
-    by_status = dict(
-        CampaignCounter.objects.values_list("status")
-        .annotate(n=Sum("count"))
-        .values_list("status", "n")
-    )
-    sent = sum(by_status.get(s, 0) for s in selectors.SENT)
-    finished = sent - by_status.get(Status.ACCEPTED, 0)
-    return render(
-        request,
-        "campaigns/home.html",
-        {
-            "active": active,
-            "recent": recent,
-            "sent": sent,
-            "delivered": by_status.get(Status.DELIVERED, 0),
-            "delivery_rate": by_status.get(Status.DELIVERED, 0) / finished if finished else None,
-            "actual_cost": totals["act"] or 0,
-        },
-    )
+def _chart(config: dict) -> str:
+    return json.dumps(config, cls=DjangoJSONEncoder)
 
 
-def campaign_index(request):
-    campaigns = list(Campaign.objects.select_related("account", "sender")[:200])
+def _daily_charts(by_day) -> dict:
+    """Chart.js configs for sends, delivery rate and cost per day."""
+    labels = [f"{day:%d %b}" for day, *_ in by_day]
+    rates = [round(100 * d / f, 1) if f else None for _, _, d, f, _ in by_day]
+    return {
+        "sends_chart": _chart(
+            {
+                "type": "bar",
+                "data": {
+                    "labels": labels,
+                    "datasets": [
+                        {"label": "Sent", "data": [s for _, s, *_ in by_day]},
+                        {"label": "Delivered", "data": [d for _, _, d, *_ in by_day]},
+                    ],
+                },
+            }
+        ),
+        "rate_chart": _chart(
+            {
+                "type": "line",
+                "data": {
+                    "labels": labels,
+                    "datasets": [{"label": "Delivery rate %", "data": rates, "spanGaps": True}],
+                },
+                "options": {"scales": {"y": {"min": 0, "max": 100}}},
+            }
+        ),
+        "cost_chart": _chart(
+            {
+                "type": "bar",
+                "data": {
+                    "labels": labels,
+                    "datasets": [{"label": "Cost", "data": [float(c) for *_, c in by_day]}],
+                },
+            }
+        ),
+    }
+
+
+def _with_counts(campaigns):
     counts = selectors.campaign_counts([c.pk for c in campaigns])
     for c in campaigns:
         c.counts = counts[c.pk]
+    return campaigns
+
+
+def home(request):
+    today = timezone.now().date()
+    month_start = today.replace(day=1)
+    since = min(month_start, today - timedelta(days=29))
+    period = selectors.rollup(since=since)
+    days = {day: rest for day, *rest in period.by_day}
+    chart_days = [
+        (day, *days.get(day, (0, 0, 0, 0)))
+        for day in (today - timedelta(days=n) for n in range(29, -1, -1))
+    ]
+    month = [rest for day, *rest in period.by_day if day >= month_start]
+    month_finished = sum(r[2] for r in month)
+    context = {
+        "today": days.get(today, (0, 0, 0, 0)),
+        "month_sent": sum(r[0] for r in month),
+        "month_delivered": sum(r[1] for r in month),
+        "month_rate": sum(r[1] for r in month) / month_finished if month_finished else None,
+        "month_cost": sum((r[3] for r in month), 0),
+        "by_account": period.by_account,
+        "provider_chart": _chart(
+            {
+                "type": "doughnut",
+                "data": {
+                    "labels": [f"{name} ({cur})" for name, cur, *_ in period.by_account],
+                    "datasets": [
+                        {"label": "Cost", "data": [float(a) for *_, a, _ in period.by_account]}
+                    ],
+                },
+            }
+        ),
+        **_daily_charts(chart_days),
+        **_active_context(),
+        "recent": _with_counts(list(Campaign.objects.select_related("account")[:8])),
+        "has_lists": _has_lists(),
+    }
+    if request.htmx and request.GET.get("part") == "active":
+        return render(request, "campaigns/home.html#active", context)
+    return render(request, "campaigns/home.html", context)
+
+
+def _active_context() -> dict:
+    active = list(Campaign.objects.filter(state__in=ACTIVE).select_related("account")[:20])
+    return {"active": _with_counts(active)}
+
+
+def _has_lists() -> bool:
+    from contacts.models import ContactList
+
+    return ContactList.objects.exists()
+
+
+def campaign_index(request):
+    campaigns = _with_counts(list(Campaign.objects.select_related("account", "sender")[:200]))
     return render(request, "campaigns/index.html", {"campaigns": campaigns})
+
+
+# ------------------------------------------------------------------ composer
+
+
+def _composer_preview(form: CampaignForm) -> dict:
+    """What the preview panel shows for the form as it is now, valid or not:
+    the text's encoding and parts always, the audience, cost and checks once
+    an account and a sender are chosen."""
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    text = form.data.get("text", "") if form.is_bound else (form.instance.text or "")
+    keep_gsm7 = data.get("keep_gsm7", form.instance.keep_gsm7)
+    info = segments.count(segments.to_gsm7(text) if keep_gsm7 else text)
+    context = {"info": info, "text_length": len(text), "form": form}
+    plain = segments.to_gsm7(text)
+    if not keep_gsm7 and plain != text and segments.count(plain).encoding == segments.GSM7:
+        # Shown before the user opts in, so they see what it would save.
+        context["gsm7_segments"] = segments.count(plain).segments
+    campaign = form.instance
+    campaign.text = text
+    campaign.keep_gsm7 = keep_gsm7
+    lists = data.get("lists") if form.is_bound else (campaign.lists.all() if campaign.pk else [])
+    excluded = (
+        data.get("exclude_lists")
+        if form.is_bound
+        else (campaign.exclude_lists.all() if campaign.pk else [])
+    )
+    ready = campaign.account_id and campaign.sender_id and text.strip()
+    if ready:
+        kwargs = {"lists": lists or [], "exclude_lists": excluded or []}
+        context["preview"] = compose.preview_draft(campaign, **kwargs)
+        context["check"] = compose.check_draft(campaign, **kwargs)
+        if not lists:
+            context["check"].errors.append("Choose at least one list to send to.")
+        context["scheduled_at"] = data.get("scheduled_at")
+    return context
 
 
 def campaign_edit(request, pk=None):
@@ -67,20 +183,77 @@ def campaign_edit(request, pk=None):
     if campaign and not campaign.is_editable:
         flash.error(request, "Only a draft can be edited.")
         return redirect("campaigns:detail", pk=campaign.pk)
-    form = CampaignForm(request.POST if request.method == "POST" else None, instance=campaign)
-    if request.method == "POST" and form.is_valid():
+    post = request.method == "POST"
+    form = CampaignForm(request.POST if post else None, instance=campaign)
+    action = request.POST.get("action", "save")
+    test_form = TestSendForm(request.POST if action == "test" else None, prefix="test")
+    if post and form.is_valid() and (action != "test" or test_form.is_valid()):
         created = campaign is None
-        campaign = form.save(commit=False)
-        if created:
-            campaign.created_by = request.user
-        campaign.save()
-        form.save_m2m()
-        services.audit.record(
-            "campaign.create" if created else "campaign.edit", actor=request.user, obj=campaign
-        )
+        with transaction.atomic():
+            campaign = form.save(commit=False)
+            if created:
+                campaign.created_by = request.user
+            campaign.save()
+            form.save_m2m()
+            services.audit.record(
+                "campaign.create" if created else "campaign.edit", actor=request.user, obj=campaign
+            )
+        if action == "test":
+            _test_send(request, campaign, test_form)
+            return redirect("campaigns:edit", pk=campaign.pk)
+        if action == "launch":
+            try:
+                launched = services.campaign_launch(campaign=campaign, user=request.user)
+            except services.CampaignError as error:
+                flash.error(request, f"Saved as a draft, not launched: {error}")
+                return redirect("campaigns:edit", pk=campaign.pk)
+            flash.success(request, _launched_text(launched))
+            return redirect("campaigns:detail", pk=campaign.pk)
         flash.success(request, f"Saved “{campaign}” as a draft.")
         return redirect("campaigns:detail", pk=campaign.pk)
-    return render(request, "campaigns/edit.html", {"form": form, "campaign": campaign})
+    context = _composer_preview(form)
+    context.update(campaign=campaign, test_form=test_form, has_lists=_has_lists())
+    return render(request, "campaigns/edit.html", context)
+
+
+@require_POST
+def campaign_preview(request, pk=None):
+    """The composer's preview panel, re-rendered as the user types."""
+    roles.require(roles.can_send, request.user)
+    campaign = get_object_or_404(Campaign, pk=pk, state=Campaign.State.DRAFT) if pk else None
+    form = CampaignForm(request.POST, instance=campaign)
+    context = _composer_preview(form)
+    context["campaign"] = campaign
+    return render(request, "campaigns/edit.html#preview", context)
+
+
+def _test_send(request, campaign, test_form) -> bool:
+    try:
+        message = services.test_send(
+            campaign=campaign,
+            phone=test_form.cleaned_data["phone"],
+            default_region=test_form.cleaned_data.get("country") or "",
+            user=request.user,
+        )
+    except (services.CampaignError, InvalidNumber) as error:
+        flash.error(request, f"Test not sent: {error}")
+        return False
+    flash.success(
+        request,
+        f"Test sent to {message.phone}: {message.get_status_display()}"
+        + (f" — {message.error_description}" if message.error_description else ""),
+    )
+    return True
+
+
+def _launched_text(campaign) -> str:
+    if campaign.state == Campaign.State.SCHEDULED:
+        when = timezone.localtime(campaign.scheduled_at)
+        return f"Scheduled for {when:%Y-%m-%d %H:%M} ({when.tzname()})."
+    return "Launched: the workers are sending it now."
+
+
+# ------------------------------------------------------------- campaign page
 
 
 def _detail_context(campaign):
@@ -89,37 +262,43 @@ def _detail_context(campaign):
     recently_done = campaign.completed_at and timezone.now() - campaign.completed_at < timedelta(
         days=1
     )
+    by_day = selectors.campaign_by_day(campaign.pk)
     return {
         "campaign": campaign,
         "counts": counts,
         # Keep refreshing while it sends, and while reports still come in.
         "live": campaign.is_active or bool(awaiting_reports and recently_done),
         "recent": Message.objects.filter(campaign=campaign).order_by("-id")[:25],
-        "errors": (
-            Message.objects.filter(campaign=campaign)
-            .exclude(error_description="")
-            .values("status", "error_description")
-            .annotate(n=Count("id"))
-            .order_by("-n")[:10]
+        "errors": selectors.error_reasons(campaign.pk),
+        "by_day": by_day,
+        "status_chart": _chart(
+            {
+                "type": "doughnut",
+                "data": {
+                    "labels": [label for _, label, _ in counts.rows()],
+                    "datasets": [{"label": "Messages", "data": [n for *_, n in counts.rows()]}],
+                },
+            }
         ),
+        **_daily_charts(by_day),
         "audit": AuditLogEntry.objects.filter(
             object_type="campaigns.campaign", object_id=str(campaign.pk)
-        ).select_related("actor")[:20],
+        ).select_related("actor")[:50],
     }
 
 
 def campaign_detail(request, pk):
     campaign = get_object_or_404(Campaign.objects.select_related("account", "sender"), pk=pk)
+    if request.htmx and request.GET.get("part") == "progress":
+        if request.GET.get("state") != campaign.state:
+            # The state changed (e.g. completed): the actions change too.
+            return HttpResponseClientRefresh()
+        return render(request, "campaigns/detail.html#progress", _detail_context(campaign))
     context = _detail_context(campaign)
     if campaign.is_editable:
         context["check"] = compose.check(campaign)
         context["preview"] = compose.preview(campaign)
         context["test_form"] = TestSendForm()
-    if request.htmx and request.GET.get("part") == "progress":
-        if request.GET.get("state") != campaign.state:
-            # The state changed (e.g. completed): the actions change too.
-            return HttpResponseClientRefresh()
-        return render(request, "campaigns/detail.html#progress", context)
     return render(request, "campaigns/detail.html", context)
 
 
@@ -139,14 +318,11 @@ def _action(request, pk, action):
 
 @require_POST
 def campaign_launch(request, pk):
-    def launch(campaign):
-        campaign = services.campaign_launch(campaign=campaign, user=request.user)
-        if campaign.state == Campaign.State.SCHEDULED:
-            when = timezone.localtime(campaign.scheduled_at)
-            return f"Scheduled for {when:%Y-%m-%d %H:%M}."
-        return "Launched: the workers are sending it now."
-
-    return _action(request, pk, launch)
+    return _action(
+        request,
+        pk,
+        lambda c: _launched_text(services.campaign_launch(campaign=c, user=request.user)),
+    )
 
 
 @require_POST
@@ -203,45 +379,33 @@ def campaign_test_send(request, pk):
     return render(request, "campaigns/detail.html", context, status=400)
 
 
-STATUS_FILTERS = [("", "Any status"), *Status.choices]
+# --------------------------------------------------------------- message log
 
 
 def message_log(request):
+    form = MessageFilterForm(request.GET or None)
     qs = Message.objects.select_related("campaign", "account")
-    campaign_id = request.GET.get("campaign", "")
-    status = request.GET.get("status", "")
-    phone = request.GET.get("phone", "").strip()
-    errors = []
-    if campaign_id:
-        if campaign_id.isdigit():
-            qs = qs.filter(campaign_id=int(campaign_id))
-        else:
-            errors.append("The campaign filter must be a campaign.")
-    if status:
-        if status in Status.values:
-            qs = qs.filter(status=status)
-        else:
-            errors.append(f"“{status}” is not a status.")
-    if phone:
-        digits = "".join(ch for ch in phone if ch.isdigit())
-        if digits:
-            qs = qs.filter(phone__startswith="+" + digits)
-        else:
-            errors.append("Search by number uses digits, e.g. +4915 or 4915.")
+    if form.is_bound:
+        form.is_valid()
+        # Filters that are valid still apply; the wrong one is marked.
+        form.cleaned_data = {
+            k: v for k, v in getattr(form, "cleaned_data", {}).items() if k not in form.errors
+        }
+        qs = form.filter(qs)
     after = request.GET.get("after", "")
     rows, next_after = selectors.message_page(qs, after=int(after) if after.isdigit() else None)
     params = request.GET.copy()
+    params.pop("after", None)
+    first_url = f"?{params.urlencode()}" if after else ""
     if next_after:
         params["after"] = next_after
     context = {
+        "form": form,
         "rows": rows,
         "next_url": f"?{params.urlencode()}" if next_after else "",
-        "errors": errors,
-        "statuses": STATUS_FILTERS,
-        "campaigns": Campaign.objects.only("id", "name")[:500],
-        "filters": {"campaign": campaign_id, "status": status, "phone": phone},
+        "first_url": first_url,
     }
-    if request.htmx:
+    if request.htmx and request.GET.get("part") != "page":
         return render(request, "campaigns/messages.html#results", context)
     return render(request, "campaigns/messages.html", context)
 
@@ -253,6 +417,9 @@ def message_detail(request, pk):
         "campaigns/message.html",
         {"message": message, "events": message.events.all()},
     )
+
+
+# ------------------------------------------------- senders, DLT and windows
 
 
 def sender_index(request):
@@ -267,7 +434,7 @@ def sender_index(request):
             services.audit.record("sender.request", actor=request.user, obj=sender)
             flash.success(request, f"Sender ID {sender} requested; an Admin approves it.")
             return redirect("campaigns:senders")
-    senders = SenderID.objects.prefetch_related("accounts")
+    senders = SenderID.objects.prefetch_related("accounts").select_related("requested_by")
     return render(request, "campaigns/senders.html", {"form": form, "senders": senders})
 
 
@@ -282,17 +449,92 @@ def sender_decide(request, pk):
     return redirect("campaigns:senders")
 
 
+def dlt_index(request):
+    form = DLTTemplateForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        roles.require(roles.can_send, request.user)
+        if form.is_valid():
+            template = form.save()
+            services.audit.record("dlt.register", actor=request.user, obj=template)
+            flash.success(request, f"DLT template “{template}” registered; an Admin approves it.")
+            return redirect("campaigns:dlt")
+    templates = DLTTemplate.objects.select_related("header")
+    test_form = DLTTestForm(initial={"template": request.GET.get("template")})
+    return render(
+        request,
+        "campaigns/dlt.html",
+        {"form": form, "templates": templates, "test_form": test_form},
+    )
+
+
+@require_POST
+def dlt_decide(request, pk):
+    if not roles.can_administer(request.user):
+        raise PermissionDenied("Only an Admin approves DLT templates.")
+    template = get_object_or_404(DLTTemplate, pk=pk)
+    approve = request.POST.get("decision") == "approve"
+    services.template_decide(template=template, user=request.user, approve=approve)
+    flash.success(request, f"DLT template {template} {'approved' if approve else 'rejected'}.")
+    return redirect("campaigns:dlt")
+
+
+@require_POST
+def dlt_test(request):
+    """Does a message match a template? Answered in place."""
+    form = DLTTestForm(request.POST)
+    result = None
+    if form.is_valid():
+        template, text = form.cleaned_data["template"], form.cleaned_data["text"]
+        result = {
+            "template": template,
+            "matches": compose.dlt_matches(template.content, text),
+            "info": segments.count(text),
+        }
+    context = {"test_form": form, "result": result, "templates": DLTTemplate.objects.all()}
+    if request.htmx:
+        return render(request, "campaigns/dlt.html#tester", context)
+    context["form"] = DLTTemplateForm()
+    return render(request, "campaigns/dlt.html", context)
+
+
 def window_index(request):
     form = DeliveryWindowForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         roles.require(roles.can_send, request.user)
         if form.is_valid():
             window = form.save()
+            services.audit.record("window.create", actor=request.user, obj=window)
             flash.success(request, f"Delivery window “{window}”: {window.summary()}.")
             return redirect("campaigns:windows")
     return render(
-        request, "campaigns/windows.html", {"form": form, "windows": DeliveryWindow.objects.all()}
+        request,
+        "campaigns/windows.html",
+        {"form": form, "windows": DeliveryWindow.objects.all(), "summary": _window_summary(form)},
     )
+
+
+@require_POST
+def window_summary(request):
+    """The plain-language summary of the window being typed in."""
+    form = DeliveryWindowForm(request.POST)
+    return render(request, "campaigns/windows.html#summary", {"summary": _window_summary(form)})
+
+
+def _window_summary(form) -> str:
+    if not form.is_bound:
+        return ""
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    if not (data.get("days") and data.get("start_time") and data.get("end_time")):
+        return ""
+    window = DeliveryWindow(
+        days=data["days"],
+        start_time=data["start_time"],
+        end_time=data["end_time"],
+        recipient_local=data.get("recipient_local", False),
+        time_zone=data.get("time_zone") or "UTC",
+    )
+    return window.summary()
 
 
 @login_not_required

@@ -1,10 +1,21 @@
+import csv
+import io
 from decimal import Decimal, InvalidOperation
 
 from django import forms
 
 from contacts.phones import country_choices
 
+from . import crypto
 from .models import ProviderAccount
+
+
+def _is_price(text: str) -> bool:
+    try:
+        Decimal(text)
+    except InvalidOperation:
+        return False
+    return True
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -21,6 +32,13 @@ class ProviderAccountForm(forms.ModelForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "DE 0.075\nFR 0.068"}),
         help_text="Price per segment by destination: one country code and price per line.",
+    )
+
+    rate_card_file = forms.FileField(
+        required=False,
+        label="Or upload a rate card (CSV)",
+        help_text="Two columns, country code and price per segment; a header row is fine. "
+        "It replaces the rate card above.",
     )
 
     class Meta:
@@ -53,7 +71,11 @@ class ProviderAccountForm(forms.ModelForm):
                 label=f.label,
                 required=f.required and not stored.get(f.name),
                 help_text=(f.help_text + " " if f.help_text else "")
-                + ("Stored; leave empty to keep it." if stored.get(f.name) else ""),
+                + (
+                    f"Stored ({crypto.mask(str(stored[f.name]))}); leave empty to keep it."
+                    if stored.get(f.name) and f.secret
+                    else ""
+                ),
                 widget=forms.PasswordInput(render_value=False) if f.secret else forms.TextInput,
                 initial="" if f.secret else stored.get(f.name, ""),
             )
@@ -71,25 +93,61 @@ class ProviderAccountForm(forms.ModelForm):
         return backend_class(self.kind)
 
     def clean_rate_card(self):
+        return self._parse_rates(self.cleaned_data.get("rate_card", ""), where="Line")
+
+    def _parse_rates(self, text: str, *, where: str) -> dict:
         known = {code for code, _ in country_choices()}
         rates = {}
-        for number, line in enumerate(self.cleaned_data.get("rate_card", "").splitlines(), 1):
+        for number, line in enumerate(text.splitlines(), 1):
             parts = line.replace(",", " ").replace(";", " ").split()
             if not parts:
                 continue
             if len(parts) != 2:
-                raise forms.ValidationError(f"Line {number}: write a country code and a price.")
+                raise forms.ValidationError(f"{where} {number}: write a country code and a price.")
             code, price = parts[0].upper(), parts[1]
             if code not in known:
-                raise forms.ValidationError(f"Line {number}: {code} is not a country code.")
+                raise forms.ValidationError(f"{where} {number}: {code} is not a country code.")
             try:
                 value = Decimal(price)
             except InvalidOperation:
-                raise forms.ValidationError(f"Line {number}: {price} is not a price.") from None
+                raise forms.ValidationError(f"{where} {number}: {price} is not a price.") from None
             if value < 0 or value > 1000:
-                raise forms.ValidationError(f"Line {number}: the price must be between 0 and 1000.")
+                raise forms.ValidationError(
+                    f"{where} {number}: the price must be between 0 and 1000."
+                )
             rates[code] = value
         return rates
+
+    def clean_rate_card_file(self):
+        upload = self.cleaned_data.get("rate_card_file")
+        if not upload:
+            return None
+        if upload.size > 1_000_000:
+            raise forms.ValidationError("The file is larger than 1 MB; a rate card is far smaller.")
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text; save it as CSV.") from None
+        try:
+            dialect = csv.Sniffer().sniff(text[:2000], delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        lines = []
+        for number, row in enumerate(csv.reader(io.StringIO(text), dialect), 1):
+            cells = [c.strip() for c in row if c.strip()]
+            if number == 1 and len(cells) >= 2 and not _is_price(cells[1]):
+                cells = []  # a header row
+            # Blank lines keep their place, so errors name the file's row.
+            lines.append(" ".join(cells))
+        if not any(lines):
+            raise forms.ValidationError("The file has no rates in it.")
+        return self._parse_rates("\n".join(lines), where="Row")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("rate_card_file") is not None:
+            data["rate_card"] = data["rate_card_file"]
+        return data
 
     def credentials(self) -> dict:
         stored = self.instance.credentials if self.instance.pk else {}

@@ -1,5 +1,6 @@
 from django.contrib import messages as flash
 from django.db import transaction
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html
@@ -17,7 +18,9 @@ def account_index(request):
         request,
         "providers/accounts.html",
         {
-            "accounts": ProviderAccount.objects.select_related("fallback"),
+            "accounts": ProviderAccount.objects.select_related("fallback").annotate(
+                rate_count=Count("rates")
+            ),
             "kinds": registry.CHOICES,
         },
     )
@@ -29,8 +32,12 @@ def account_edit(request, pk=None):
     kind = account.kind if account else request.GET.get("kind") or request.POST.get("kind")
     if kind not in registry.BACKENDS:
         kind = "sandbox"
+    post = request.method == "POST"
     form = ProviderAccountForm(
-        request.POST if request.method == "POST" else None, instance=account, kind=kind
+        request.POST if post else None,
+        request.FILES if post else None,
+        instance=account,
+        kind=kind,
     )
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -57,7 +64,15 @@ def account_edit(request, pk=None):
     return render(
         request,
         "providers/account_edit.html",
-        {"form": form, "account": account, "kind_label": dict(registry.CHOICES)[kind]},
+        {
+            "form": form,
+            "account": account,
+            "kind": kind,
+            "kind_label": dict(registry.CHOICES)[kind],
+            "capabilities": registry.backend_class(kind).capabilities,
+            "masked": account.masked_credentials() if account else {},
+        },
+        status=400 if post else 200,
     )
 
 

@@ -14,10 +14,31 @@
  *       Rendered as a Chart.js chart, on page load and after every htmx swap.
  *       The .chart box gives the chart its height (see app.css).
  *
+ *   <span data-number="1234.5" data-decimals="2">1,234.50</span>
+ *       Shown in the reader's number format (Intl), after every swap too.
+ *
+ *   A "tz" cookie with the browser's time zone, so the server shows times
+ *   in it.
+ *
  * Loaded with `defer`, after htmx and Chart.js.
  */
 (function () {
   "use strict";
+
+  // -------------------------------------------------------------- time zone
+
+  // The server shows times in the zone this cookie names (see
+  // smsportal/timezones.py). Set on every page so a laptop that travels
+  // follows; the next page load picks a change up.
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    // IANA names are letters, digits and "/_+-": safe in a cookie as they are.
+    if (zone && /^[A-Za-z0-9/_+-]+$/.test(zone) && document.cookie.indexOf("tz=" + zone) === -1) {
+      document.cookie = "tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (error) {
+    // No Intl time zone support: the server's default zone applies.
+  }
 
   // ---------------------------------------------------------------- confirm
 
@@ -95,6 +116,42 @@
       event.detail.issueRequest(true);
     }
   });
+
+  // ---------------------------------------------------------------- numbers
+
+  // <span data-number="1234.5" data-decimals="2">1,234.50</span>: the server
+  // writes a plain number, shown here in the reader's own format.
+  function formatNumbers(root) {
+    if (!root || !root.querySelectorAll || !window.Intl) {
+      return;
+    }
+    var nodes = Array.prototype.slice.call(root.querySelectorAll("[data-number]"));
+    if (root.matches && root.matches("[data-number]")) {
+      nodes.push(root);
+    }
+    nodes.forEach(function (node) {
+      var value = Number(node.getAttribute("data-number"));
+      if (!isFinite(value)) {
+        return;
+      }
+      var decimals = Number(node.getAttribute("data-decimals") || 0);
+      node.textContent = value.toLocaleString(undefined, {
+        minimumFractionDigits: decimals,
+        maximumFractionDigits: decimals,
+      });
+    });
+  }
+
+  document.addEventListener("htmx:load", function (event) {
+    formatNumbers(event.detail && event.detail.elt);
+  });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () {
+      formatNumbers(document.body);
+    });
+  } else {
+    formatNumbers(document.body);
+  }
 
   // ----------------------------------------------------------------- charts
 
