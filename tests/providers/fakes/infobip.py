@@ -155,17 +155,20 @@ class InfobipHandler(BaseHTTPRequestHandler):
                 }
                 self.logs[message_id] = log
                 if not later:
-                    self.finish(log, message)
+                    self.settle(log, message)
                 answer.append(
                     {"to": destination["to"], "status": PENDING_ACCEPTED}
                     | {"messageId": message_id}
                 )
         self.bulks[bulk_id] = {"status": "PENDING" if scheduled else "FINISHED"}
-        if self.on_send is not None:
-            self.on_send(self.pushes[pushes_before:])
+        # Read from the class: a function stored on it is not a method.
+        on_send = type(self).on_send
+        if on_send is not None:
+            on_send(self.pushes[pushes_before:])
         self.answer({"bulkId": bulk_id, "messages": answer})
 
-    def finish(self, log: dict[str, Any], message: dict[str, Any]) -> None:
+    # Not ``finish``: that name belongs to the request handler's own cleanup.
+    def settle(self, log: dict[str, Any], message: dict[str, Any]) -> None:
         if log["to"].endswith("9"):
             status, error = UNDELIVERABLE, ABSENT_SUBSCRIBER
         else:
