@@ -148,23 +148,27 @@ def assert_counters_match(campaign: Campaign) -> None:
     assert counts.segments == sum(m.segments for m in messages)
 
 
-def assert_failed_visibly(campaign: Campaign, *, attempts: int, says: str) -> None:
-    """A failed provider call left every message pending with the error on
-    it, nothing marked as sent, and a history entry per attempt."""
+def assert_failed_visibly(campaign: Campaign, *, attempts: int, says: str, tried: int = 0) -> None:
+    """Failed provider calls left every message pending, nothing marked as
+    sent, and the error on each message that was tried (``tried`` of them,
+    every one unless given), with a history entry per attempt."""
     messages = list(Message.objects.filter(campaign=campaign, is_test=False))
     assert messages
     for message in messages:
         assert message.status == Status.PENDING
-        assert message.attempts == attempts
-        assert says in message.error_description
         assert message.provider_message_id == ""
         assert message.sent_at is None and message.submitted_at is None
         assert message.actual_cost is None
+    failed = [m for m in messages if m.attempts]
+    assert len(failed) == (tried or len(messages))
+    for message in failed:
+        assert message.attempts == attempts
+        assert says in message.error_description
     assert not Message.objects.filter(campaign=campaign, status__in=sorted(SUBMITTED)).exists()
     failed_calls = MessageEvent.objects.filter(
         message__campaign=campaign, kind=MessageEvent.Kind.SUBMIT, applied=False
     )
-    assert failed_calls.count() == attempts * len(messages)
+    assert failed_calls.count() == attempts * len(failed)
     counts = campaign_counts([campaign.pk])[campaign.pk]
     assert counts.submitted == 0
     assert counts.get(Status.PENDING) == len(messages)
