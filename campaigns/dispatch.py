@@ -32,8 +32,6 @@ from .models import Campaign, Message, MessageEvent
 log = logging.getLogger(__name__)
 State = Campaign.State
 
-# A message in "sending" longer than this is considered stuck (worker died).
-STUCK_AFTER = timedelta(minutes=5)
 
 
 def send_options(campaign: Campaign) -> SendOptions:
@@ -363,7 +361,7 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
     return submitted
 
 
-def recover_stuck(*, older_than: timedelta = STUCK_AFTER, limit: int = 5000) -> int:
+def recover_stuck(*, older_than: timedelta | None = None, limit: int = 5000) -> int:
     """Reconcile messages nobody is sure about: left in "sending" by a dead
     worker, or "unknown" after an unclear provider answer.
 
@@ -372,6 +370,9 @@ def recover_stuck(*, older_than: timedelta = STUCK_AFTER, limit: int = 5000) -> 
     pending (it never left, so sending it is not a duplicate). Where it
     cannot, they become (or stay) unknown for a person to review. Never
     resent blindly. Returns how many messages were settled."""
+    if older_than is None:
+        # Longer than any request may take, so a live worker is never raced.
+        older_than = timedelta(seconds=settings.DISPATCH_STUCK_AFTER)
     cutoff = timezone.now() - older_than
     unsure = Message.objects.filter(
         Q(status=Status.SENDING) | Q(status=Status.UNKNOWN, done_at__isnull=True),

@@ -77,7 +77,7 @@ def materialise(campaign_id: int) -> int:
     renders them. Idempotent: a second run does nothing."""
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
-        if campaign.messages.filter(is_test=False).exists() or campaign.state == State.CANCELLED:
+        if campaign.materialised_at or campaign.state in (State.DRAFT, State.CANCELLED):
             return 0
         account = campaign.account
         personalised = bool(compose.placeholders(campaign.text))
@@ -86,6 +86,8 @@ def materialise(campaign_id: int) -> int:
         lists = list(campaign.lists.values_list("id", flat=True))
         excluded = list(campaign.exclude_lists.values_list("id", flat=True)) or [0]
         if not lists:
+            campaign.materialised_at = timezone.now()
+            campaign.save(update_fields=["materialised_at", "updated_at"])
             return 0
         now = timezone.now()
         skip_sql = ["WHEN s.id IS NOT NULL THEN 'suppressed'"]
@@ -153,7 +155,8 @@ def materialise(campaign_id: int) -> int:
             deltas.add(g, g.status, count=g.count, estimated=g.estimated_cost, segments=g.segments)
         deltas.save()
         campaign.audience_count = inserted
-        campaign.save(update_fields=["audience_count", "updated_at"])
+        campaign.materialised_at = timezone.now()
+        campaign.save(update_fields=["audience_count", "materialised_at", "updated_at"])
     return inserted
 
 

@@ -33,6 +33,13 @@ def dispatch_due() -> None:
         return
     try:
         services.start_due_campaigns()
+        # A launch whose materialising task was lost (a worker died holding
+        # it) is picked up again; materialise is idempotent.
+        for campaign_id in Campaign.objects.filter(
+            state__in=[Campaign.State.RUNNING, Campaign.State.SCHEDULED],
+            materialised_at__isnull=True,
+        ).values_list("id", flat=True):
+            materialise_campaign.delay(campaign_id)
         dispatch.recover_stuck()
         running = Campaign.objects.filter(state=Campaign.State.RUNNING).values_list("id", flat=True)
         for campaign_id in running:

@@ -121,6 +121,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A task held by a worker that died comes back after this long; longer
+    # than any task runs (dispatch hands over every DISPATCH_TIME_BUDGET s).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -141,6 +145,9 @@ DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
 DISPATCH_TIME_BUDGET = env.float("DISPATCH_TIME_BUDGET", default=20.0)
 # Failed provider calls in a row before a campaign pauses itself.
 DISPATCH_MAX_FAILURES = env.int("DISPATCH_MAX_FAILURES", default=5)
+# Seconds a message may stay "sending" before recovery treats its worker as
+# dead and reconciles it with the provider.
+DISPATCH_STUCK_AFTER = env.int("DISPATCH_STUCK_AFTER", default=300)
 # Seconds the sandbox provider waits before reporting delivery.
 SANDBOX_REPORT_DELAY = env.float("SANDBOX_REPORT_DELAY", default=2.0)
 # Reply keywords that opt a number out.

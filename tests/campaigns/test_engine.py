@@ -346,8 +346,8 @@ def test_recovery_settles_stuck_messages_with_the_provider(draft, manager, sende
         sender.accounts.add(account)
         draft.account = account
         draft.save()
-        services.materialise(draft.pk)
         Campaign.objects.filter(pk=draft.pk).update(state=Campaign.State.RUNNING)
+        services.materialise(draft.pk)
         messages = dispatch.claim(draft, 10)
         reached = messages[:2]
         backend = account.backend()
@@ -379,8 +379,8 @@ def test_recovery_settles_stuck_messages_with_the_provider(draft, manager, sende
 
 
 def test_without_a_lookup_stuck_messages_become_unknown_and_are_not_resent(draft, manager):
-    services.materialise(draft.pk)
     Campaign.objects.filter(pk=draft.pk).update(state=Campaign.State.RUNNING)
+    services.materialise(draft.pk)
     dispatch.claim(draft, 10)
     Message.objects.filter(campaign=draft).update(
         submitted_at=timezone.now() - dt.timedelta(minutes=10)

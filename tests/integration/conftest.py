@@ -3,6 +3,7 @@ production. `make test` provides PostgreSQL and Redis; without them these
 tests are skipped with the reason."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -49,13 +50,15 @@ class Worker:
             ],
             cwd=ROOT,
             env=env,
+            # Its own process group, so a kill takes the pool children too.
+            start_new_session=True,
         )
         return self
 
     def kill(self):
+        """SIGKILL the worker and its pool children at once, as a crash."""
         if self.process and self.process.poll() is None:
-            # The whole process group would be the worker and its children.
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
     def stop(self):
