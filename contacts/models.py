@@ -94,3 +94,122 @@ class Suppression(models.Model):
 
     def __str__(self):
         return f"{self.phone} ({self.get_reason_display()})"
+
+
+class ContactImport(models.Model):
+    """One uploaded file on its way into a list (or into the suppressions).
+
+    The rows are staged and merged in one transaction at the end, so an
+    import that fails leaves nothing half-done: either every valid row is in,
+    or none is and the state says so. Running it again re-reads the file and
+    merges idempotently (contacts by number, memberships by pair)."""
+
+    class State(models.TextChoices):
+        # Uploaded; waiting for the user to map columns.
+        MAPPING = "mapping", "Waiting for column mapping"
+        # Handed to a worker, not started yet.
+        QUEUED = "queued", "Queued"
+        # A worker is reading, normalising and staging rows.
+        RUNNING = "running", "Importing"
+        # Every valid row is merged; the counts are final.
+        COMPLETED = "completed", "Completed"
+        # Nothing was merged: the file was unreadable or the worker failed.
+        FAILED = "failed", "Failed"
+
+    class Target(models.TextChoices):
+        LIST = "list", "Contacts into a list"
+        SUPPRESSIONS = "suppressions", "Numbers to suppress"
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "Excel workbook"
+
+    target = models.CharField(max_length=16, choices=Target.choices, default=Target.LIST)
+    contact_list = models.ForeignKey(
+        ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports"
+    )
+    original_name = models.CharField(max_length=255)
+    # Relative to CONTACT_IMPORT_DIR, which web and workers share.
+    stored_name = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=8, choices=Format.choices)
+    size_bytes = models.BigIntegerField(default=0)
+    # What the first look at the file found: encoding, delimiter, header cells
+    # and a few rows for the mapping page.
+    encoding = models.CharField(max_length=32, blank=True)
+    delimiter = models.CharField(max_length=4, blank=True)
+    has_header = models.BooleanField(default=True)
+    columns = models.JSONField(default=list, blank=True)
+    sample_rows = models.JSONField(default=list, blank=True)
+    # Column index (as a string) -> "phone", "first_name", "last_name" or
+    # "attr:<name>"; unmapped columns are ignored.
+    mapping = models.JSONField(default=dict, blank=True)
+    default_country = models.CharField(max_length=2, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.MAPPING)
+    error = models.TextField(blank=True)
+    rows_read = models.BigIntegerField(default=0)
+    rows_valid = models.BigIntegerField(default=0)
+    rows_invalid = models.BigIntegerField(default=0)
+    # Filled in by the merge: new contacts, changed contacts, new members of
+    # the list, and rows that added nothing (same number again in the file,
+    # or already in the list).
+    created = models.BigIntegerField(default=0)
+    updated = models.BigIntegerField(default=0)
+    added = models.BigIntegerField(default=0)
+    duplicates = models.BigIntegerField(default=0)
+    bytes_read = models.BigIntegerField(default=0)
+    error_report_name = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Touched by the worker as it goes: a running import whose heartbeat
+    # stops has lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    state__in=["mapping", "queued", "running", "completed", "failed"]
+                ),
+                name="contactimport_state_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.original_name
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+
+class Segment(models.Model):
+    """Contacts picked by conditions rather than by hand; evaluated when used,
+    so it follows the contacts as they change."""
+
+    class Match(models.TextChoices):
+        ALL = "all", "all conditions"
+        ANY = "any", "any condition"
+
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
+    # [{"field": ..., "op": ..., "key": ..., "value": ...}]; see contacts.segments.
+    conditions = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="segment_name_unique")]
+
+    def __str__(self):
+        return self.name

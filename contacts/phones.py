@@ -4,8 +4,12 @@ from dataclasses import dataclass
 from functools import cache
 
 import phonenumbers
-from phonenumbers import geocoder
+from phonenumbers import PhoneNumberType, re_util
 from phonenumbers import timezone as pn_timezone
+
+# phonenumbers recompiles its metadata patterns through re's small cache;
+# with numbers from many countries (any real import) that cache thrashes.
+re_util.enable_pattern_cache()
 
 
 class InvalidNumber(ValueError):
@@ -45,23 +49,46 @@ def normalise(raw: str, default_region: str | None = None) -> Number:
                 "no country: write it with + and the country code, or choose a default country"
             ) from exc
         raise InvalidNumber("not a phone number") from exc
-    if not phonenumbers.is_valid_number(parsed):
+    # One type lookup answers both "is it valid" and "which time zone": the
+    # library's own helpers would each work it out again.
+    number_type = phonenumbers.number_type(parsed)
+    if number_type == PhoneNumberType.UNKNOWN:
         reason = _REASONS.get(
             phonenumbers.is_possible_number_with_reason(parsed), "not a valid number"
         )
         raise InvalidNumber(reason)
-    zones = pn_timezone.time_zones_for_number(parsed)
-    zone = zones[0] if zones and zones[0] != pn_timezone.UNKNOWN_TIMEZONE else ""
     return Number(
         e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         country=phonenumbers.region_code_for_number(parsed) or "",
-        time_zone=zone,
+        time_zone=_time_zone(parsed, number_type),
     )
+
+
+_COUNTRY_ZONES: dict[int, str] = {}
+
+
+def _time_zone(parsed, number_type) -> str:
+    if pn_timezone.is_number_type_geographical(number_type, parsed.country_code):
+        zones = pn_timezone.time_zones_for_geographical_number(parsed)
+    else:
+        # Mobiles mostly: the zone depends on the country code alone.
+        cached = _COUNTRY_ZONES.get(parsed.country_code)
+        if cached is not None:
+            return cached
+        zones = pn_timezone.time_zones_for_number(parsed)
+    zone = zones[0] if zones and zones[0] != pn_timezone.UNKNOWN_TIMEZONE else ""
+    if not pn_timezone.is_number_type_geographical(number_type, parsed.country_code):
+        _COUNTRY_ZONES[parsed.country_code] = zone
+    return zone
 
 
 @cache
 def country_choices() -> list[tuple[str, str]]:
     """(code, "Name (+cc)") for every region phonenumbers knows, by name."""
+    # Imported here: the geocoder's data takes seconds to load, and only this
+    # needs it (not the workers that normalise numbers).
+    from phonenumbers import geocoder
+
     out = []
     for region in phonenumbers.SUPPORTED_REGIONS:
         example = phonenumbers.example_number(region)
