@@ -1,0 +1,120 @@
+"""Cross-app pages: the audit log and inbound messages, with their filters
+and keyset pages, and times shown in the user's own time zone."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from providers.models import InboundMessage
+from smsportal import audit
+from smsportal.models import AuditLogEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def queries_for(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def results(response) -> str:
+    return response.content.decode().split('id="results"')[1]
+
+
+def inbound(account, n, *, start=0, **fields):
+    InboundMessage.objects.bulk_create(
+        InboundMessage(
+            account=account,
+            sender=f"+4915100{start + i:05d}",
+            text=f"Reply {start + i}",
+            received_at=timezone.now(),
+            **fields,
+        )
+        for i in range(n)
+    )
+
+
+def test_the_audit_log_lists_who_did_what(manager_client, manager, draft):
+    audit.record("campaign.launch", actor=manager, obj=draft, scheduled_at=None)
+    audit.record("sender.approve", obj=draft.sender)
+    page = manager_client.get(reverse("audit")).content.decode()
+
+    assert "campaign.launch" in page and "sender.approve" in page
+    assert reverse("campaigns:detail", args=[draft.pk]) in page
+    only = results(manager_client.get(reverse("audit"), {"action": "sender"}))
+    assert "sender.approve" in only and "campaign.launch" not in only
+    mine = results(manager_client.get(reverse("audit"), {"actor": manager.pk}))
+    assert "campaign.launch" in mine and "sender.approve" not in mine
+
+
+def test_the_audit_log_pages_by_keyset_at_a_fixed_cost(manager_client, manager):
+    audit.record("list.create", actor=manager)
+    one = queries_for(manager_client, reverse("audit"))
+    for n in range(70):
+        audit.record(f"list.create.{n}", actor=manager)
+    assert queries_for(manager_client, reverse("audit")) == one
+
+    page = manager_client.get(reverse("audit")).content.decode()
+    after = AuditLogEntry.objects.order_by("-id")[49].pk
+    assert f"?after={after}" in page
+    second = manager_client.get(reverse("audit"), {"after": after}).content.decode()
+    assert "list.create.0<" in second and "list.create.69<" not in second
+
+
+def test_inbound_messages_are_listed_and_filtered(manager_client, sandbox):
+    inbound(sandbox, 3)
+    inbound(sandbox, 1, start=50, opted_out=True, keyword="STOP")
+    page = manager_client.get(reverse("inbound")).content.decode()
+    assert "Reply 0" in page and "Reply 50" in page
+
+    stops = manager_client.get(reverse("inbound"), {"opted_out": "on"}).content.decode()
+    assert "Reply 50" in stops and "Reply 0" not in stops
+    by_number = results(manager_client.get(reverse("inbound"), {"sender": "49151000000"}))
+    assert "Reply 1" in by_number and "Reply 50" not in by_number
+    wrong = manager_client.get(reverse("inbound"), {"sender": "abc"}).content.decode()
+    assert 'id="id_sender_error"' in wrong
+
+
+def test_inbound_messages_cost_the_same_queries_for_one_or_many(manager_client, sandbox):
+    inbound(sandbox, 1)
+    one = queries_for(manager_client, reverse("inbound"))
+    inbound(sandbox, 80, start=1)
+    assert queries_for(manager_client, reverse("inbound")) == one
+
+
+def test_empty_pages_say_what_to_do_next(manager_client):
+    assert "give each provider its webhook url" in (
+        manager_client.get(reverse("inbound")).content.decode().lower()
+    )
+    assert "Nothing recorded yet" in manager_client.get(reverse("audit")).content.decode()
+
+
+def test_times_are_shown_in_the_browsers_time_zone(manager_client, manager):
+    entry = audit.record("campaign.launch", actor=manager)
+    AuditLogEntry.objects.filter(pk=entry.pk).update(
+        created_at=dt.datetime(2025, 1, 15, 12, 0, tzinfo=dt.UTC)
+    )
+    utc = manager_client.get(reverse("audit")).content.decode()
+    assert "2025-01-15 12:00:00 UTC" in utc
+
+    manager_client.cookies["tz"] = "America/New_York"
+    local = manager_client.get(reverse("audit")).content.decode()
+    assert "2025-01-15 07:00:00 EST" in local
+
+    manager_client.cookies["tz"] = "Not/AZone"
+    assert "2025-01-15 12:00:00 UTC" in manager_client.get(reverse("audit")).content.decode()
+
+
+@pytest.mark.parametrize(
+    "name", ["audit", "inbound", "campaigns:dlt", "campaigns:windows", "campaigns:create"]
+)
+def test_new_pages_need_a_role(client, outsider, name):
+    url = reverse(name)
+    assert client.get(url).status_code == 302
+    client.force_login(outsider)
+    assert client.get(url).status_code == 403
