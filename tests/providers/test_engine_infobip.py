@@ -32,6 +32,7 @@ from tests.providers.fakes.engine import (
     make_campaign,
     make_list,
     make_sender,
+    make_template,
     max_failures,
     statuses,
 )
@@ -184,6 +185,32 @@ def test_a_campaign_goes_out_in_one_request_and_reports_come_back(
     counts = campaign_counts([campaign.pk])[campaign.pk]
     assert counts.actual_cost == Decimal("0.05")
     assert (counts.get(Status.DELIVERED), counts.get(Status.UNDELIVERED)) == (4, 1)
+    assert_counters_match(campaign)
+
+
+def test_indian_numbers_go_with_the_dlt_fields(infobip, manager):
+    handler, base_url = infobip
+    people = {"+919812345671": "Asha", "+919812345678": "Ravi"}
+    campaign = setup(base_url, people=people)
+    campaign.dlt_template = make_template(campaign.sender, "Hi {#var#}, 20% off today.")
+    campaign.save()
+    campaign = launch(campaign, manager)
+
+    [call] = sends(handler)
+    assert_valid(call["body"], "SMSAdvancedTextualRequest", closed=True)
+    messages = call["body"]["messages"]
+    assert sorted(m["text"] for m in messages) == [
+        "Hi Asha, 20% off today.",
+        "Hi Ravi, 20% off today.",
+    ]
+    for message in messages:
+        assert message["regional"] == {
+            "indiaDlt": {
+                "contentTemplateId": "1107161234567890123",
+                "principalEntityId": "1101456789012345678",
+            }
+        }
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}
     assert_counters_match(campaign)
 
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from campaigns import dispatch, services
-from campaigns.models import Approval, Campaign, Message, MessageEvent, SenderID
+from campaigns.models import Approval, Campaign, DLTTemplate, Message, MessageEvent, SenderID
 from campaigns.selectors import campaign_counts
 from contacts import services as contact_services
 from contacts.models import ContactList
@@ -59,6 +59,19 @@ def make_sender(value: str, account: ProviderAccount) -> SenderID:
     sender.save()
     sender.accounts.add(account)
     return sender
+
+
+def make_template(sender: SenderID, content: str) -> DLTTemplate:
+    """An approved India DLT content template registered with ``sender``."""
+    return DLTTemplate.objects.create(
+        name="Offers",
+        template_id="1107161234567890123",
+        principal_entity_id="1101456789012345678",
+        header=sender,
+        category=DLTTemplate.Category.PROMOTIONAL,
+        content=content,
+        status=Approval.APPROVED,
+    )
 
 
 def make_list(name: str, people: dict[str, str]) -> ContactList:
