@@ -37,8 +37,17 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(scope="session")
+def country_names():
+    """The country dropdowns' names take phonenumbers many seconds to load
+    the first time; load them before a page waits on them."""
+    from contacts.phones import country_choices
+
+    return country_choices()
+
+
 @pytest.fixture
-def page(browser, live_server):
+def page(browser, live_server, country_names):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(10_000)

@@ -60,6 +60,14 @@ def test_a_manager_runs_a_campaign_from_list_to_delivery(page, shot, manager, sa
     expect(page.locator("body")).to_contain_text("Delivery report")
     shot(page, "message")
 
+    # The dashboard sums what went out today from the counters.
+    page.click("nav >> text=Dashboard")
+    expect(page.locator("[data-stat=today-sent]")).to_have_text("3")
+    expect(page.locator("[data-stat=month-rate]")).to_have_text("67%")
+    expect(page.locator("#cost-by-provider")).to_contain_text("Sandbox")
+    expect(page.locator("canvas[data-chart]")).to_have_count(4)
+    shot(page, "dashboard-after-campaign")
+
 
 def test_an_analyst_sees_but_cannot_launch(page, analyst, draft):
     login(page, "andy", PASSWORD)
