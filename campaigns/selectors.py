@@ -135,18 +135,17 @@ def rollup(*, since, until=None) -> Rollup:
         if status in finished:
             day[2] += n
     counts.by_status = {s: n for s, n in counts.by_status.items() if n}
-    names = dict(ProviderAccount.objects.filter(pk__in=list(per_account)).values_list("pk", "name"))
-    currencies = dict(
-        ProviderAccount.objects.filter(pk__in=list(per_account)).values_list("pk", "currency")
-    )
+    accounts = {
+        pk: (name, currency)
+        for pk, name, currency in ProviderAccount.objects.filter(
+            pk__in=list(per_account)
+        ).values_list("pk", "name", "currency")
+    }
     return Rollup(
         counts=counts,
         by_day=[(day, *values) for day, values in sorted(per_day.items())],
         by_account=sorted(
-            (
-                (names.get(pk, "?"), currencies.get(pk, ""), *values)
-                for pk, values in per_account.items()
-            ),
+            ((*accounts.get(pk, ("?", "")), *values) for pk, values in per_account.items()),
             key=lambda item: -item[3],
         ),
     )
