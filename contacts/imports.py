@@ -121,10 +121,11 @@ def inspect(path: str | Path) -> Inspection:
     result.has_header = looks_like_header(rows[0])
     if result.has_header and len(rows) == 1:
         raise ImportFileError("The file has a header row and no contacts under it.")
-    width = max(len(r) for r in rows)
+    # With a header, it says how many columns there are; cells beyond it
+    # make a row ragged (reported per row).
+    width = len(rows[0]) if result.has_header else max(len(r) for r in rows)
     if result.has_header:
-        header = rows[0] + [""] * (width - len(rows[0]))
-        result.columns = [c.strip() or f"Column {i + 1}" for i, c in enumerate(header)]
+        result.columns = [c.strip() or f"Column {i + 1}" for i, c in enumerate(rows[0])]
         result.sample_rows = rows[1:]
     else:
         result.columns = [f"Column {i + 1}" for i in range(width)]
@@ -396,11 +397,14 @@ class _Normalisers:
         self.layout = layout
         self.processes = processes
         self.pool = None
+        self.submitted = 0
         self.pending: collections.deque = collections.deque()
 
     def submit(self, rows):
-        if self.pool is None and self.processes > 1:
+        # A file of one batch is done before a pool would have started.
+        if self.pool is None and self.processes > 1 and self.submitted:
             self.pool = _start_pool(self.processes)
+        self.submitted += 1
         if self.pool is None:
             self.pending.append(_Done(process_batch(self.layout, rows)))
         else:

@@ -49,6 +49,8 @@ def normalise(raw: str, default_region: str | None = None) -> Number:
                 "no country: write it with + and the country code, or choose a default country"
             ) from exc
         raise InvalidNumber("not a phone number") from exc
+    if not text.startswith("+") and not text.startswith("0"):
+        parsed = _international_without_plus(text, parsed)
     # One type lookup answers both "is it valid" and "which time zone": the
     # library's own helpers would each work it out again.
     number_type = phonenumbers.number_type(parsed)
@@ -62,6 +64,25 @@ def normalise(raw: str, default_region: str | None = None) -> Number:
         country=phonenumbers.region_code_for_number(parsed) or "",
         time_zone=_time_zone(parsed, number_type),
     )
+
+
+def _international_without_plus(text: str, parsed):
+    """Spreadsheets drop the "+" of numbers stored as numbers: 4915112345678
+    read with Germany as the default comes out as +49 4915112345678, which
+    German numbering happens to allow. A national number that starts with
+    its own country code is taken as international when that is valid."""
+    code = str(parsed.country_code)
+    if not str(parsed.national_number).startswith(code):
+        return parsed
+    try:
+        international = phonenumbers.parse("+" + text)
+    except phonenumbers.NumberParseException:
+        return parsed
+    if international.country_code == parsed.country_code and phonenumbers.is_valid_number(
+        international
+    ):
+        return international
+    return parsed
 
 
 _COUNTRY_ZONES: dict[int, str] = {}

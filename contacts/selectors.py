@@ -1,0 +1,33 @@
+"""Reads for the contact pages."""
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from .models import Contact, Suppression
+from .phones import InvalidNumber, normalise
+
+
+def contact_search(query: str, default_region: str = "") -> QuerySet[Contact]:
+    """Contacts by number in any format (exact once normalised, else by the
+    digits typed) or by name (every word must match a first or last name)."""
+    query = query.strip()
+    contacts = Contact.objects.annotate(
+        suppressed=Exists(Suppression.objects.filter(phone=OuterRef("phone")))
+    )
+    if not query:
+        return contacts.none()
+    digits = "".join(ch for ch in query if ch.isdigit())
+    if digits and len(digits) >= max(3, len(query.replace(" ", "")) // 2):
+        try:
+            number = normalise(query, default_region)
+            exact = contacts.filter(phone=number.e164)
+            if exact.exists():
+                return exact
+        except InvalidNumber:
+            pass
+        national = digits.lstrip("0")
+        return contacts.filter(phone__contains=national or digits)
+    words = query.split()
+    condition = Q()
+    for word in words:
+        condition &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
+    return contacts.filter(condition)
