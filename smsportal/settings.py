@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "csp",
+    "rest_framework",
+    "drf_spectacular",
     "smsportal",
     "contacts",
     "providers",
@@ -197,6 +199,39 @@ SANDBOX_REPORT_DELAY = env.float("SANDBOX_REPORT_DELAY", default=2.0)
 STOP_KEYWORDS = env.list(
     "STOP_KEYWORDS", default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
 )
+
+# The REST export (smsportal/api): read-only, token or session, JSON pages
+# and streamed CSV. No browsable API: its pages carry inline scripts.
+# Requests per token (or per signed-in user) in a window: N/second, N/minute,
+# N/hour or N/day.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/minute")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "smsportal.api.authentication.APITokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["smsportal.api.permissions.HasRole"],
+    "DEFAULT_THROTTLE_CLASSES": ["smsportal.api.throttling.APIRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "smsportal.api.errors.ContentNegotiation",
+    "DEFAULT_PAGINATION_CLASS": "smsportal.api.pagination.IdCursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "smsportal.api.errors.handle",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "smsportal reporting API",
+    "DESCRIPTION": "Read-only export of campaigns, messages, contacts, lists, suppressions "
+    "and cost and delivery roll-ups, as JSON pages or streamed CSV.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["smsportal.api.permissions.HasRole"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "smsportal.api.schema.add_error_responses",
+    ],
+}
 
 LOGGING = {
     "version": 1,

@@ -11,6 +11,8 @@ urlpatterns = [
     path("inbound/", smsportal_views.inbound_messages, name="inbound"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("api/", include("smsportal.api.urls")),
+    path("api-tokens/", include("smsportal.api.token_urls")),
     path("lists/", include("contacts.urls")),
     path("", include("campaigns.urls")),
     path("", include("providers.urls")),

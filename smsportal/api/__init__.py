@@ -1,0 +1,1 @@
+"""The read-only REST export for reporting tools (Django REST framework)."""

@@ -1,0 +1,298 @@
+"""The endpoints: read-only, token or session authenticated, paginated JSON
+and streamed CSV. The reads themselves live in selectors and reports."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework import exceptions, generics, viewsets
+from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from campaigns import selectors
+from campaigns.models import Campaign, Message
+from contacts.models import Contact, ContactList, Suppression
+
+from . import csv_export, filters, reports, serializers
+
+
+class APIMixin:
+    """Token or session authentication without the login redirect, the
+    per-token rate limit, and JSON errors whatever format was asked for."""
+
+    @classmethod
+    def as_view(cls, *args, **kwargs):
+        # A token request carries no session: the site's login-required
+        # middleware must let it through to the API's own authentication.
+        return login_not_required(super().as_view(*args, **kwargs))
+
+    def handle_exception(self, exc):
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+    def throttled(self, request, wait):
+        raise exceptions.Throttled(
+            wait,
+            detail=f"Too many requests: the limit is {self.get_throttles()[0].rate} per token. "
+            f"Try again in {int(wait or 0) + 1} seconds, or export with format=csv "
+            "instead of paging.",
+        )
+
+
+FORMAT = OpenApiParameter(
+    "format",
+    str,
+    enum=["json", "csv"],
+    description="`csv` streams every matching row as CSV instead of a JSON page.",
+)
+
+
+def _list_schema(serializer, filterset, columns, what: str):
+    return extend_schema(
+        summary=f"List {what}",
+        description=csv_export.describe(columns),
+        parameters=[filterset, FORMAT],
+        responses={
+            (200, "application/json"): serializer(many=True),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, streamed."),
+        },
+    )
+
+
+class ExportViewSet(APIMixin, viewsets.ReadOnlyModelViewSet):
+    """A read-only resource: cursor pages of JSON, or with ``format=csv`` the
+    whole filtered set streamed."""
+
+    filter_backends = [filters.QueryFilterBackend]
+    csv_columns: dict[str, list[csv_export.Column]] = {}
+
+    def get_renderers(self):
+        renderers = [JSONRenderer()]
+        if getattr(self, "action", None) in self.csv_columns:
+            renderers.append(csv_export.CSVRenderer())
+        return renderers
+
+    def wants_csv(self) -> bool:
+        return self.request.accepted_renderer.format == csv_export.CSVRenderer.format
+
+    def export(self, queryset, name: str):
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        return csv_export.response(
+            queryset.order_by("-id"), self.csv_columns[self.action], f"{name}-{stamp}.csv"
+        )
+
+    def page(self, queryset, name: str):
+        if self.wants_csv():
+            return self.export(queryset, name)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def list(self, request, *args, **kwargs):
+        return self.page(self.filter_queryset(self.get_queryset()), self.basename)
+
+
+@extend_schema(tags=["messages"])
+class MessageViewSet(ExportViewSet):
+    """Messages: one per recipient per send, with status, error, segments and cost."""
+
+    queryset = Message.objects.all()
+    serializer_class = serializers.MessageSerializer
+    filterset_class = filters.MessageFilters
+    csv_columns = {"list": serializers.MESSAGE_COLUMNS}
+
+    @_list_schema(
+        serializers.MessageSerializer,
+        filters.MessageFilters,
+        serializers.MESSAGE_COLUMNS,
+        "messages, newest first",
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="One message")
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+
+@extend_schema(tags=["contacts"])
+class ContactViewSet(ExportViewSet):
+    """Contacts, with whether their number is suppressed."""
+
+    serializer_class = serializers.ContactSerializer
+    filterset_class = filters.ContactFilters
+    csv_columns = {"list": serializers.CONTACT_COLUMNS}
+
+    def get_queryset(self):
+        return serializers.with_suppressed(Contact.objects.all())
+
+    @_list_schema(
+        serializers.ContactSerializer,
+        filters.ContactFilters,
+        serializers.CONTACT_COLUMNS,
+        "contacts, newest first",
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="One contact")
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+
+@extend_schema(tags=["lists"])
+class ContactListViewSet(ExportViewSet):
+    """Contact lists, and the contacts in each."""
+
+    queryset = ContactList.objects.all()
+    serializer_class = serializers.ContactListSerializer
+    filterset_class = filters.ListFilters
+    csv_columns = {"list": serializers.LIST_COLUMNS, "contacts": serializers.CONTACT_COLUMNS}
+
+    @_list_schema(
+        serializers.ContactListSerializer,
+        filters.ListFilters,
+        serializers.LIST_COLUMNS,
+        "contact lists, newest first",
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="One contact list")
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @_list_schema(
+        serializers.ContactSerializer,
+        filters.ListMemberFilters,
+        serializers.CONTACT_COLUMNS,
+        "the contacts of a list, newest first",
+    )
+    @action(detail=True, serializer_class=serializers.ContactSerializer)
+    def contacts(self, request, pk=None):
+        contact_list = self.get_object()
+        members = serializers.with_suppressed(
+            Contact.objects.filter(listmembership__contact_list=contact_list)
+        )
+        members = filters.parse(filters.ListMemberFilters, request.query_params).apply(members)
+        return self.page(members, f"list-{contact_list.pk}-contacts")
+
+
+@extend_schema(tags=["suppressions"])
+class SuppressionViewSet(ExportViewSet):
+    """Numbers nothing is sent to, whatever list they are in."""
+
+    queryset = Suppression.objects.all()
+    serializer_class = serializers.SuppressionSerializer
+    filterset_class = filters.SuppressionFilters
+    csv_columns = {"list": serializers.SUPPRESSION_COLUMNS}
+
+    @_list_schema(
+        serializers.SuppressionSerializer,
+        filters.SuppressionFilters,
+        serializers.SUPPRESSION_COLUMNS,
+        "suppressed numbers, newest first",
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="One suppression")
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+
+@extend_schema(tags=["campaigns"])
+class CampaignViewSet(ExportViewSet):
+    """Campaigns with their counters per status, segments, cost and timing."""
+
+    queryset = Campaign.objects.select_related(
+        "account", "sender", "dlt_template"
+    ).prefetch_related("lists", "exclude_lists")
+    serializer_class = serializers.CampaignSerializer
+    filterset_class = filters.CampaignFilters
+
+    def get_serializer(self, *args, **kwargs):
+        campaigns = args[0] if args else kwargs.get("instance")
+        if campaigns is not None and not kwargs.get("many"):
+            campaigns = [campaigns]
+        ids = [c.pk for c in campaigns or []]
+        # Counters for the whole page in one query, not one per campaign.
+        counts = selectors.campaign_counts(ids) if ids else {}
+        kwargs["context"] = {**self.get_serializer_context(), "counts": counts}
+        return serializers.CampaignSerializer(*args, **kwargs)
+
+    @extend_schema(
+        summary="List campaigns, newest first",
+        description="Each campaign with its counters per message status, segments and "
+        "estimated and actual cost (in `currency`), from the campaign's counters.",
+        parameters=[filters.CampaignFilters],
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="One campaign, with its counters and cost")
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+
+class ReportView(APIMixin, generics.GenericAPIView):
+    filter_backends = []
+    pagination_class = None
+
+    def get(self, request):
+        params = filters.parse(reports.ReportParams, request.query_params).validated_data
+        data = {
+            "date_from": params["date_from"],
+            "date_to": params["date_to"],
+            "group_by": params["group_by"],
+            "results": self.report(params),
+        }
+        return Response(self.get_serializer(data).data)
+
+
+_REPORT_INTRO = (
+    "Roll-ups by day (UTC), provider account, campaign and destination country, always "
+    "per currency, from the campaign counters (not from the message table). "
+)
+
+
+@extend_schema(
+    tags=["reports"],
+    summary="Cost report",
+    description=_REPORT_INTRO
+    + "A message counts (with its segments and estimated cost) on the day it was created; "
+    "actual cost on the day it became known.",
+    parameters=[reports.ReportParams],
+)
+class CostReportView(ReportView):
+    serializer_class = reports.CostReportSerializer
+    report = staticmethod(reports.cost_report)
+
+
+@extend_schema(
+    tags=["reports"],
+    summary="Delivery report",
+    description=_REPORT_INTRO
+    + "A message counts under a status on the day it reached that status.",
+    parameters=[reports.ReportParams],
+)
+class DeliveryReportView(ReportView):
+    serializer_class = reports.DeliveryReportSerializer
+    report = staticmethod(reports.delivery_report)
+
+
+class SchemaView(APIMixin, SpectacularAPIView):
+    pass
+
+
+@login_not_required
+def not_found(request, path=""):
+    return JsonResponse(
+        {"message": f"There is no API endpoint at /{request.path.lstrip('/')}; see /api/docs/."},
+        status=404,
+    )
