@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from contacts.models import Contact, ListMembership, Suppression
@@ -311,8 +311,11 @@ def cancelled_at_provider(campaign: Campaign, provider_ids: list[str]) -> int:
 
 def campaign_complete_if_done(campaign_id: int) -> bool:
     """A running campaign with nothing left to submit is completed."""
+    # Unknown messages not yet reconciled may still go back to pending.
     busy = Message.objects.filter(
-        campaign_id=campaign_id, is_test=False, status__in=[Status.PENDING, Status.SENDING]
+        Q(status__in=[Status.PENDING, Status.SENDING]) | Q(status=Status.UNKNOWN, done_at=None),
+        campaign_id=campaign_id,
+        is_test=False,
     )
     if busy.exists():
         return False

@@ -97,6 +97,7 @@ class ProviderAccount(models.Model):
             options=self.options,
             webhook_url=self.webhook_url,
             account_id=self.pk,
+            timeout=(settings.PROVIDER_CONNECT_TIMEOUT, settings.PROVIDER_READ_TIMEOUT),
         )
 
     def price_for(self, country: str) -> Decimal:

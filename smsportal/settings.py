@@ -193,6 +193,11 @@ DISPATCH_MAX_FAILURES = env.int("DISPATCH_MAX_FAILURES", default=5)
 # Seconds a message may stay "sending" before recovery treats its worker as
 # dead and reconciles it with the provider.
 DISPATCH_STUCK_AFTER = env.int("DISPATCH_STUCK_AFTER", default=300)
+# Seconds to connect to a provider, and to wait for its answer. A request
+# that times out after it was sent leaves its messages "unknown" until
+# reconciled, so the read timeout is generous.
+PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0)
+PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)
 # Seconds the sandbox provider waits before reporting delivery.
 SANDBOX_REPORT_DELAY = env.float("SANDBOX_REPORT_DELAY", default=2.0)
 # Reply keywords that opt a number out.
