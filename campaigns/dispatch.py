@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 State = Campaign.State
 
 
-
 def send_options(campaign: Campaign) -> SendOptions:
     template = campaign.dlt_template
     return SendOptions(

@@ -12,6 +12,7 @@ from providers.status import Status
 
 from .models import CampaignCounter, Message
 
+CENT_THOUSANDTHS = Decimal("0.00001")
 SENT = (Status.ACCEPTED, Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED, Status.REJECTED)
 
 
@@ -61,8 +62,9 @@ def campaign_counts(campaign_ids: list[int], *, include_tests: bool = False) -> 
         counts = result[row["campaign_id"]]
         if row["n"]:
             counts.by_status[row["status"]] = row["n"]
-        counts.estimated_cost += row["est"] or 0
-        counts.actual_cost += row["act"] or 0
+        # Money has five decimal places; SQLite sums it as floating point.
+        counts.estimated_cost += Decimal(row["est"] or 0).quantize(CENT_THOUSANDTHS)
+        counts.actual_cost += Decimal(row["act"] or 0).quantize(CENT_THOUSANDTHS)
         counts.segments += row["seg"] or 0
     if not include_tests:
         # Test sends are counted by the same path; take them out of the
@@ -120,8 +122,9 @@ def rollup(*, since, until=None) -> Rollup:
     for row in rows.values("day", "account_id", "status").annotate(**sums):
         status, n = row["status"], row["n"] or 0
         counts.by_status[status] = counts.by_status.get(status, 0) + n
-        counts.estimated_cost += row["est"] or 0
-        counts.actual_cost += row["act"] or 0
+        # Money has five decimal places; SQLite sums it as floating point.
+        counts.estimated_cost += Decimal(row["est"] or 0).quantize(CENT_THOUSANDTHS)
+        counts.actual_cost += Decimal(row["act"] or 0).quantize(CENT_THOUSANDTHS)
         day = per_day[row["day"]]
         account = per_account[row["account_id"]]
         day[3] += row["act"] or 0
