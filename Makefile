@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install lock clean
+.PHONY: run test lint install lock clean bench
 
 $(BIN)/.installed: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ lint: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	bash tests/run-suite.sh
+
+# The seven performance scenarios against limits measured in the same run
+# (starts PostgreSQL, Redis, gunicorn, Celery workers and provider mocks
+# itself); SCALE=full for 1M contacts/recipients and 10M message rows.
+SCALE ?= quick
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench.run --scale $(SCALE)
 
 # The lock is made from pyproject.toml, the one list of dependencies.
 lock:
