@@ -58,9 +58,17 @@ PHONE, FIRST_NAME, LAST_NAME, ATTRIBUTE = "phone", "first_name", "last_name", "a
 PHONE_HEADERS = {
     "phone", "phonenumber", "phone number", "number", "mobile", "mobilenumber", "mobile number",
     "msisdn", "cell", "cellphone", "tel", "telephone", "gsm", "handy", "whatsapp",
+    "telefon", "telefonnummer", "mobil", "mobilnummer", "handynummer", "telephone number",
+    "téléphone", "portable", "teléfono", "telefono", "celular", "movil", "móvil",
 }  # fmt: skip
-FIRST_HEADERS = {"first name", "firstname", "first", "given name", "givenname", "forename", "name"}
-LAST_HEADERS = {"last name", "lastname", "last", "surname", "family name", "familyname"}
+FIRST_HEADERS = {
+    "first name", "firstname", "first", "given name", "givenname", "forename", "name",
+    "vorname", "prénom", "prenom", "nombre",
+}  # fmt: skip
+LAST_HEADERS = {
+    "last name", "lastname", "last", "surname", "family name", "familyname",
+    "nachname", "nom", "apellido", "apellidos",
+}  # fmt: skip
 
 
 class ImportFileError(Exception):
