@@ -200,6 +200,12 @@ PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)
 # Seconds the sandbox provider waits before reporting delivery.
 SANDBOX_REPORT_DELAY = env.float("SANDBOX_REPORT_DELAY", default=2.0)
+# Contact imports: where uploaded files and their error reports are kept (web
+# and workers must share it), the largest file accepted, and how many
+# processes normalise numbers (0: one per core).
+CONTACT_IMPORT_DIR = env.str("CONTACT_IMPORT_DIR", default=str(VAR_DIR / "imports"))
+CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
+CONTACT_IMPORT_PROCESSES = env.int("CONTACT_IMPORT_PROCESSES", default=0)
 # Reply keywords that opt a number out.
 STOP_KEYWORDS = env.list(
     "STOP_KEYWORDS", default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
