@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connections, transaction
 from django.http import StreamingHttpResponse
 from rest_framework.renderers import BaseRenderer
 
@@ -71,14 +73,26 @@ def rows(queryset, columns: list[Column]):
     yield out.take()
     sources = [c.source for c in columns]
     pending = 0
-    for values in queryset.values_list(*sources).iterator(chunk_size=CHUNK_ROWS):
-        writer.writerow([cell(v) for v in values])
-        pending += 1
-        if pending >= CHUNK_ROWS:
-            yield out.take()
-            pending = 0
+    with _snapshot(queryset.db):
+        for values in queryset.values_list(*sources).iterator(chunk_size=CHUNK_ROWS):
+            writer.writerow([cell(v) for v in values])
+            pending += 1
+            if pending >= CHUNK_ROWS:
+                yield out.take()
+                pending = 0
     if pending:
         yield out.take()
+
+
+def _snapshot(alias: str):
+    """On PostgreSQL a server-side cursor opened outside a transaction is
+    declared WITH HOLD, and the server materialises the whole result before
+    the first row; inside one it streams, and every row comes from the same
+    snapshot. SQLite's transactions here take the write lock, so an export
+    there runs without one."""
+    if connections[alias].vendor == "postgresql":
+        return transaction.atomic(using=alias)
+    return nullcontext()
 
 
 def response(queryset, columns: list[Column], filename: str) -> StreamingHttpResponse:

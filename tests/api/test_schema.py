@@ -5,6 +5,8 @@ import datetime as dt
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from hypothesis import HealthCheck, assume, given, settings
@@ -19,11 +21,25 @@ EXAMPLES = 20
 
 
 @pytest.fixture
-def api_schema(sent, analyst):
+def site_in_this_transaction():
+    """The site's real WSGI application, kept from closing the test's
+    database connection between requests (as Django's test client does), so
+    it sees this test's data."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield application
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_schema(sent, analyst, site_in_this_transaction):
     raw = tokens.token_create(user=analyst, name="Schemathesis")[1]
     auth = {"Authorization": f"Bearer {raw}"}
     # The schema the site serves, fetched through the site itself.
-    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, headers=auth)
+    schema = schemathesis.openapi.from_wsgi(
+        "/api/schema/?format=json", site_in_this_transaction, headers=auth
+    )
     return schema, auth
 
 
