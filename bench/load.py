@@ -51,12 +51,15 @@ class Result:
         return ordered[index] * 1000
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """The status of one answer, and whether the server closes the
+    connection after it (gunicorn's sync workers always do)."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
     length = None
     chunked = False
+    close = lines[0].startswith("HTTP/1.0")
     for line in lines[1:]:
         name, _, value = line.partition(":")
         name = name.strip().lower()
@@ -64,6 +67,8 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
             length = int(value.strip())
         elif name == "transfer-encoding" and "chunked" in value.lower():
             chunked = True
+        elif name == "connection":
+            close = value.strip().lower() == "close"
     if chunked:
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
@@ -72,7 +77,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
                 break
     elif length:
         await reader.readexactly(length)
-    return status
+    return status, close
 
 
 async def _connection(host, port, requests: Iterator[Request], result: Result, stop_at: float):
@@ -89,15 +94,21 @@ async def _connection(host, port, requests: Iterator[Request], result: Result, s
                 + "\r\n"
             ).encode() + request.body
             started = time.perf_counter()
+            if writer is None:
+                reader, writer = await asyncio.open_connection(host, port)
             writer.write(data)
-            status = await _read_response(reader)
+            status, close = await _read_response(reader)
+            if close:
+                writer.close()
+                writer = None
             result.latencies.append(time.perf_counter() - started)
             result.requests += 1
             result.statuses[status] = result.statuses.get(status, 0) + 1
             if 200 <= status < 300:
                 result.weight += request.weight
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
 
 
 def run(
