@@ -77,6 +77,7 @@ def apply_updates(updates: list[Update]) -> int:
         deltas = Deltas()
         for message in messages:
             before_status, before_cost = message.status, message.actual_cost
+            before_segments = message.segments
             touched = False
             for update in by_id[message.id]:
                 applied = _apply_one(message, update, now)
@@ -98,7 +99,10 @@ def apply_updates(updates: list[Update]) -> int:
             dirty.append(message)
             if message.status != before_status:
                 changed_status += 1
-                deltas.move(message, before_status, message.status)
+                deltas.move(message, before_status, message.status, segments=before_segments)
+            if message.segments != before_segments:
+                # The provider counted the parts differently: its count holds.
+                deltas.add(message, message.status, segments=message.segments - before_segments)
             if message.actual_cost != before_cost:
                 deltas.add(
                     message, message.status, actual=(message.actual_cost or 0) - (before_cost or 0)

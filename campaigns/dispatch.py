@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections import defaultdict
 from datetime import timedelta
 
@@ -20,7 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from providers.base import DltFields, OutboundSms, ProviderError, SendOptions, SendWindow
+from providers.base import DltFields, OutboundSms, ProviderError, SendOptions
 from providers.models import ProviderAccount
 from providers.status import Status
 from providers.throttle import limiter
@@ -51,13 +52,10 @@ def send_options(campaign: Campaign) -> SendOptions:
         )
         if template
         else None,
-        window=SendWindow(
-            days=tuple(campaign.window.days),
-            start=campaign.window.start_time,
-            end=campaign.window.end_time,
-        )
-        if campaign.window and not campaign.window.recipient_local
-        else None,
+        # Windows are held here, in each message's own zone; a provider's
+        # window would be read in its own zone (Infobip: UTC) and could only
+        # hold messages later than we already do.
+        window=None,
     )
 
 
@@ -84,7 +82,10 @@ def hold_outside_window(campaign: Campaign) -> int:
 
 
 def claim(campaign: Campaign, limit: int) -> list[Message]:
+    """Take up to ``limit`` due messages for this worker: pending to sending,
+    exactly once, under a fresh claim token."""
     now = timezone.now()
+    token = uuid.uuid4()
     with transaction.atomic():
         ids = list(
             Message.objects.filter(campaign=campaign, status=Status.PENDING, is_test=False)
@@ -95,21 +96,36 @@ def claim(campaign: Campaign, limit: int) -> list[Message]:
         )
         if not ids:
             return []
-        claimed = Message.objects.filter(id__in=ids, status=Status.PENDING).update(
-            status=Status.SENDING, submitted_at=now
+        Message.objects.filter(id__in=ids, status=Status.PENDING).update(
+            status=Status.SENDING, submitted_at=now, claim_token=token
         )
         messages = list(
-            Message.objects.filter(id__in=ids, status=Status.SENDING, submitted_at=now)
+            Message.objects.filter(id__in=ids, claim_token=token)
             .select_related("contact")
             .order_by("id")
         )
-        assert claimed == len(messages)
         # The claim is a status change like any other: counters follow it.
         deltas = Deltas()
         for m in messages:
             deltas.move(m, Status.PENDING, Status.SENDING)
         deltas.save()
     return messages
+
+
+def _still_ours(chunk: list[Message]) -> list[Message]:
+    """Right before a request: the messages of the chunk this claim still
+    holds, their submission time set to now (so "stuck" is measured from the
+    request, not from the claim)."""
+    token = chunk[0].claim_token
+    if token is None:  # a test send, never claimed
+        return chunk
+    held = Message.objects.filter(
+        id__in=[m.id for m in chunk], status=Status.SENDING, claim_token=token
+    )
+    if held.update(submitted_at=timezone.now()) == len(chunk):
+        return chunk
+    ours = set(held.values_list("id", flat=True))
+    return [m for m in chunk if m.id in ours]
 
 
 def _render(campaign: Campaign, messages: list[Message], rates: dict, default_price) -> None:
@@ -175,8 +191,15 @@ def submit_messages(campaign: Campaign, messages: list[Message], *, live: bool =
                 release([m for rest in chunks[index:] for m in rest])
                 return submitted
             limiter.acquire(account.pk, account.throughput, len(chunk))
-            if not _submit_chunk(campaign, account, backend, chunk, options):
-                release([m for rest in chunks[index + 1 :] for m in rest])
+            chunk = _still_ours(chunk)
+            if not chunk:
+                continue
+            outcome = _submit_chunk(campaign, account, backend, chunk, options)
+            if outcome is not True:
+                # Stop this pass: the rest waits as long as the failed request
+                # must (backoff, Retry-After), or for good if the campaign
+                # stopped; it was not tried, so no attempt is counted.
+                release([m for rest in chunks[index + 1 :] for m in rest], not_before=outcome)
                 return submitted
             submitted += len(chunk)
     return submitted
@@ -187,8 +210,9 @@ def _still_sending(campaign_id: int) -> bool:
     return Campaign.objects.filter(pk=campaign_id, state=State.RUNNING).exists()
 
 
-def _submit_chunk(campaign, account, backend, chunk: list[Message], options) -> bool:
-    """One provider request; False when the campaign must stop sending."""
+def _submit_chunk(campaign, account, backend, chunk: list[Message], options):
+    """One provider request. True when sending may go on; otherwise the
+    time the next request may be tried (None: the campaign stopped)."""
     outbound = [
         OutboundSms(
             ref=m.ref, to=m.phone, text=m.text, sender=campaign.sender.value, encoding=m.encoding
@@ -248,7 +272,12 @@ def release(
     """Claimed messages that were not sent go back to pending."""
     if not messages:
         return 0
-    fields = {"status": Status.PENDING, "submitted_at": None, "not_before": not_before}
+    fields = {
+        "status": Status.PENDING,
+        "submitted_at": None,
+        "not_before": not_before,
+        "claim_token": None,
+    }
     if count_attempt:
         fields["attempts"] = F("attempts") + 1
     if error is not None:
@@ -280,11 +309,10 @@ def release(
     return len(moved)
 
 
-def _request_failed(
-    campaign: Campaign, account, chunk: list[Message], error: ProviderError
-) -> bool:
-    """Record a failed request. Returns False when the campaign must stop
-    sending (paused, or moved to its fallback account)."""
+def _request_failed(campaign: Campaign, account, chunk: list[Message], error: ProviderError):
+    """Record a failed request. Returns True when sending may go on, else the
+    time the next request may be tried, or None when the campaign stopped
+    (paused, or moved to its fallback account)."""
     if error.maybe_sent:
         # The provider may have the messages: park them for reconciliation.
         apply_updates(
@@ -310,15 +338,14 @@ def _request_failed(
             pk=campaign.pk
         )
     delay = error.retry_after if error.retry_after is not None else min(300, 2**failures)
-    release(
-        chunk, not_before=timezone.now() + timedelta(seconds=delay), error=error, count_attempt=True
-    )
+    retry_at = timezone.now() + timedelta(seconds=delay)
+    release(chunk, not_before=retry_at, error=error, count_attempt=True)
     if not (error.permanent or failures >= settings.DISPATCH_MAX_FAILURES):
-        return True
+        return retry_at
     from .services import campaign_failover, campaign_pause
 
     if campaign_failover(campaign=campaign, account=account, reason=error.message):
-        return False
+        return None
     reason = f"Paused: {error.message}"
     if not error.permanent:
         reason = f"Paused after {failures} failed attempts in a row: {error.message}"
@@ -326,7 +353,7 @@ def _request_failed(
         campaign_pause(campaign=campaign, user=None, reason=reason)
     except Exception:  # already paused or cancelled by someone
         log.info("campaign %s not paused: state changed", campaign.pk)
-    return False
+    return None
 
 
 def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
@@ -340,7 +367,12 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
         return 0
     hold_outside_window(campaign)
     caps = campaign.account.backend_class.capabilities
-    batch = max(caps.max_recipients_per_request, settings.DISPATCH_BATCH_SIZE)
+    # Claim no more than the account can send in about two seconds, so a
+    # claimed message never waits long on the throughput limit.
+    batch = min(
+        max(caps.max_recipients_per_request, settings.DISPATCH_BATCH_SIZE),
+        max(1, 2 * campaign.account.throughput),
+    )
     submitted = 0
     while time.monotonic() < deadline:
         state = Campaign.objects.filter(pk=campaign_id).values_list("state", flat=True).first()
@@ -439,7 +471,7 @@ def requeue_absent(messages: list[Message]) -> int:
             )
         )
         Message.objects.filter(id__in=[m.id for m in rows]).update(
-            status=Status.PENDING, submitted_at=None, not_before=None
+            status=Status.PENDING, submitted_at=None, not_before=None, claim_token=None
         )
         deltas = Deltas()
         for m in rows:

@@ -321,6 +321,10 @@ class Message(models.Model):
     actual_cost = models.DecimalField(max_digits=12, decimal_places=5, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Which claim (one worker's batch) holds the message while it is
+    # "sending": only the holder may submit it, so a batch that recovery took
+    # back can never be sent by a worker that was merely slow.
+    claim_token = models.UUIDField(null=True, blank=True)
     # Not to be submitted before this time (schedule, window, retry backoff).
     not_before = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -357,9 +361,20 @@ class Message(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["campaign", "status"]),
+            # Keyset pages of the message log, newest first, per filter.
+            models.Index(fields=["campaign", "-id"], name="message_campaign_page"),
+            models.Index(fields=["campaign", "status", "-id"], name="message_campaign_status_page"),
+            models.Index(fields=["status", "-id"], name="message_status_page"),
+            models.Index(fields=["account", "-id"], name="message_account_page"),
             models.Index(fields=["created_at"]),
-            models.Index(fields=["phone"]),
+            # Prefix search on the number ("+4915…") whatever the collation.
+            models.Index(
+                fields=["phone"], name="message_phone_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+            # Test sends are few: found without walking a campaign's messages.
+            models.Index(
+                fields=["campaign"], condition=models.Q(is_test=True), name="message_tests"
+            ),
             # The dispatch queue: only pending rows, which are few at any time.
             models.Index(
                 fields=["campaign", "not_before", "id"],

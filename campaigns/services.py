@@ -186,6 +186,9 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
         campaign.pause_reason = ""
         campaign.consecutive_failures = 0
         campaign.save(update_fields=["state", "pause_reason", "consecutive_failures", "updated_at"])
+        # Backoffs from before the pause are over; windows are held again at
+        # the next dispatch, and a scheduled campaign waits for its time.
+        campaign.messages.filter(status=Status.PENDING).update(not_before=None)
         audit.record("campaign.resume", actor=user, obj=campaign)
         from .tasks import dispatch_campaign
 

@@ -15,6 +15,8 @@ cleanup() {
     as_postgres pg_ctl -D "$PGDATA_DIR" -m immediate stop >/dev/null 2>&1 || true
   fi
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # A test may have restarted Redis: stop whatever serves the port now.
+  [ -n "${REDIS_PORT:-}" ] && redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -68,6 +70,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
     start >/dev/null
   as_postgres createdb -h 127.0.0.1 -p "$PGPORT" -U postgres smsportal
   export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/smsportal"
+  # The fault tests stop and start this server during a campaign.
+  export SMSPORTAL_TEST_PG="$PG_BIN|$PGDATA_DIR|$PGPORT|$WORK"
   echo "== PostgreSQL on 127.0.0.1:$PGPORT"
 fi
 
@@ -82,6 +86,7 @@ if [ -z "${REDIS_URL:-}" ]; then
     sleep 0.1
   done
   export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  export SMSPORTAL_TEST_REDIS="$REDIS_PORT|$WORK"
   echo "== Redis on 127.0.0.1:$REDIS_PORT"
 fi
 export CELERY_BROKER_URL="${CELERY_BROKER_URL:-${REDIS_URL%/*}/1}"

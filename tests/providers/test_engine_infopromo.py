@@ -300,13 +300,6 @@ def test_an_outage_is_retried_then_pauses_the_campaign(portal, manager, variant,
     assert_counters_match(campaign)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="campaigns/delivery.py apply_updates moves a message's counter row with its "
-    "segments after the update (Deltas.move reads message.segments), and adds nothing when "
-    "only the segments change, so the campaign's segment count drifts from its messages "
-    "whenever the provider's part count differs from ours.",
-)
 def test_the_providers_part_count_is_kept_and_counted(portal, manager):
     handler, base_url = portal
     # Each € takes two septets: 166 in all, two parts by our count. The

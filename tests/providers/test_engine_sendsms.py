@@ -269,13 +269,6 @@ def test_an_outage_is_retried_then_pauses_the_campaign(provider, manager, client
     assert_counters_match(campaign)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="campaigns/dispatch.py _request_failed returns True after a transient failure "
-    "below DISPATCH_MAX_FAILURES, so submit_messages sends the rest of the claimed batch at "
-    "once, ignoring the backoff and Retry-After: a one-recipient-per-request provider that "
-    "is briefly down pauses within one pass, without a single retry after a wait.",
-)
 def test_a_brief_outage_waits_for_the_backoff_before_trying_again(provider, manager):
     handler, endpoint = provider
     handler.outage = Outage(429, retry_after="30")
