@@ -11,6 +11,9 @@ $(BIN)/.installed: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	# Compile once: with PYTHONDONTWRITEBYTECODE set, every new process
+	# (each worker) would otherwise recompile phonenumbers' large data modules.
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null || true
 	touch $@
 
 install: $(BIN)/.installed

@@ -106,14 +106,10 @@ def _time_zone(parsed, number_type) -> str:
 @cache
 def country_choices() -> list[tuple[str, str]]:
     """(code, "Name (+cc)") for every region phonenumbers knows, by name."""
-    # Imported here: the geocoder's data takes seconds to load, and only this
-    # needs it (not the workers that normalise numbers).
-    from phonenumbers import geocoder
+    from .countries import NAMES
 
-    out = []
-    for region in phonenumbers.SUPPORTED_REGIONS:
-        example = phonenumbers.example_number(region)
-        name = geocoder.country_name_for_number(example, "en") if example else ""
-        code = phonenumbers.country_code_for_region(region)
-        out.append((region, f"{name or region} (+{code})"))
+    out = [
+        (region, f"{NAMES.get(region, region)} (+{phonenumbers.country_code_for_region(region)})")
+        for region in phonenumbers.SUPPORTED_REGIONS
+    ]
     return sorted(out, key=lambda item: item[1])
