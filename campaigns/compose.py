@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from contacts.models import Contact, ListMembership, Suppression
@@ -65,15 +65,22 @@ def dlt_matches(content: str, text: str) -> bool:
 
 
 def audience(campaign: Campaign):
-    """Contacts in the campaign's lists minus its excluded lists; each number
-    once, however many lists it is in (contacts are unique by number)."""
-    included = ListMembership.objects.filter(contact_list__in=campaign.lists.all()).values(
-        "contact_id"
+    """Contacts in the campaign's lists or matching its segments, minus its
+    excluded lists; each number once, however many lists or segments it is
+    in (contacts are unique by number)."""
+    from contacts.segments import contact_ids
+
+    included = Q(
+        id__in=ListMembership.objects.filter(contact_list__in=campaign.lists.all()).values(
+            "contact_id"
+        )
     )
+    for segment in campaign.segments.all():
+        included |= Q(id__in=contact_ids(segment))
     excluded = ListMembership.objects.filter(contact_list__in=campaign.exclude_lists.all()).values(
         "contact_id"
     )
-    return Contact.objects.filter(id__in=included).exclude(id__in=excluded)
+    return Contact.objects.filter(included).exclude(id__in=excluded)
 
 
 def sendable(contacts):
@@ -222,22 +229,25 @@ class _Composed:
     ``check`` and ``preview`` see it exactly as they will see it once saved:
     a list's many-to-many manager only exists for a saved row."""
 
-    def __init__(self, campaign: Campaign, lists, exclude_lists):
-        from contacts.models import ContactList
+    def __init__(self, campaign: Campaign, lists, exclude_lists, segments=()):
+        from contacts.models import ContactList, Segment
 
         self._campaign = campaign
         self.lists = ContactList.objects.filter(pk__in=[c.pk for c in lists])
         self.exclude_lists = ContactList.objects.filter(pk__in=[c.pk for c in exclude_lists])
+        self.segments = Segment.objects.filter(pk__in=[c.pk for c in segments])
 
     def __getattr__(self, name):
         return getattr(self._campaign, name)
 
 
-def preview_draft(campaign: Campaign, *, lists, exclude_lists, samples: int = 3) -> Preview:
+def preview_draft(
+    campaign: Campaign, *, lists, exclude_lists, segments=(), samples: int = 3
+) -> Preview:
     """``preview`` for what the composer form holds now, saved or not."""
-    return preview(_Composed(campaign, lists, exclude_lists), samples=samples)
+    return preview(_Composed(campaign, lists, exclude_lists, segments), samples=samples)
 
 
-def check_draft(campaign: Campaign, *, lists, exclude_lists) -> Check:
+def check_draft(campaign: Campaign, *, lists, exclude_lists, segments=()) -> Check:
     """``check`` for what the composer form holds now, saved or not."""
-    return check(_Composed(campaign, lists, exclude_lists))
+    return check(_Composed(campaign, lists, exclude_lists, segments))

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils import timezone
 
-from contacts.models import ContactList
+from contacts.models import ContactList, Segment
 from contacts.phones import InvalidNumber, country_choices, normalise
 from providers.models import ProviderAccount
 
@@ -18,6 +18,7 @@ class CampaignForm(forms.ModelForm):
             "sender",
             "dlt_template",
             "lists",
+            "segments",
             "exclude_lists",
             "window",
             "scheduled_at",
@@ -34,6 +35,7 @@ class CampaignForm(forms.ModelForm):
             "text": forms.Textarea(attrs={"rows": 5}),
             "scheduled_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
             "lists": forms.CheckboxSelectMultiple,
+            "segments": forms.CheckboxSelectMultiple,
             "exclude_lists": forms.CheckboxSelectMultiple,
         }
         labels = {
@@ -79,6 +81,10 @@ class CampaignForm(forms.ModelForm):
         self.fields["dlt_template"].queryset = DLTTemplate.objects.filter(status=Approval.APPROVED)
         self.fields["lists"].queryset = ContactList.objects.all()
         self.fields["exclude_lists"].queryset = ContactList.objects.all()
+        self.fields["segments"].queryset = Segment.objects.all()
+        self.fields[
+            "segments"
+        ].help_text = "Contacts matching a segment when the campaign launches."
         self.fields["window"].queryset = DeliveryWindow.objects.all()
         self.fields["text"].help_text = (
             "Placeholders: {{ first_name }}, {{ last_name }}, any imported column, and a "
@@ -101,6 +107,8 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if not data.get("lists") and not data.get("segments"):
+            self.add_error("lists", "Choose at least one list or segment to send to.")
         included = set(data.get("lists") or [])
         excluded = set(data.get("exclude_lists") or [])
         if included and included <= excluded:

@@ -233,10 +233,12 @@ class Campaign(models.Model):
     window = models.ForeignKey(
         DeliveryWindow, null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns"
     )
-    lists = models.ManyToManyField("contacts.ContactList", related_name="campaigns")
+    lists = models.ManyToManyField("contacts.ContactList", blank=True, related_name="campaigns")
     exclude_lists = models.ManyToManyField(
         "contacts.ContactList", blank=True, related_name="excluded_from"
     )
+    # Contacts matching a segment's conditions when the campaign launches.
+    segments = models.ManyToManyField("contacts.Segment", blank=True, related_name="campaigns")
     scheduled_at = models.DateTimeField(null=True, blank=True)
     # Replace characters that have GSM-7 look-alikes (smart quotes, dashes,
     # accents) in every rendered message, so it goes as GSM-7 and costs less.

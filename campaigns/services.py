@@ -11,7 +11,7 @@ from django.db import connection, models, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from contacts.models import Contact, ListMembership, Suppression
+from contacts.models import Contact, Suppression
 from contacts.phones import normalise
 from providers.models import RateCardEntry
 from providers.status import Status
@@ -83,9 +83,7 @@ def materialise(campaign_id: int) -> int:
         personalised = bool(compose.placeholders(campaign.text))
         plain_text = compose.render_for(campaign, {})
         info = compose.segments.count(plain_text)
-        lists = list(campaign.lists.values_list("id", flat=True))
-        excluded = list(campaign.exclude_lists.values_list("id", flat=True)) or [0]
-        if not lists:
+        if not campaign.lists.exists() and not campaign.segments.exists():
             campaign.materialised_at = timezone.now()
             campaign.save(update_fields=["materialised_at", "updated_at"])
             return 0
@@ -101,13 +99,12 @@ def materialise(campaign_id: int) -> int:
             skip_params.extend(campaign.sender.countries)
         skip = f"CASE {' '.join(skip_sql)} ELSE '' END"
         m, c = Message._meta.db_table, Contact._meta.db_table
-        lm, s, r = (
-            ListMembership._meta.db_table,
-            Suppression._meta.db_table,
-            RateCardEntry._meta.db_table,
+        s, r = Suppression._meta.db_table, RateCardEntry._meta.db_table
+        # The audience as compose defines it (lists, segments, exclusions),
+        # as a subquery of the one INSERT … SELECT.
+        audience_sql, audience_params = (
+            compose.audience(campaign).values("id").query.sql_with_params()
         )
-        in_lists = ", ".join(["%s"] * len(lists))
-        not_lists = ", ".join(["%s"] * len(excluded))
         segments = 0 if personalised else info.segments
         # Table names come from model metadata and values are parameters.
         sql = f"""
@@ -123,8 +120,7 @@ def materialise(campaign_id: int) -> int:
             FROM {c} c
             LEFT JOIN {s} s ON s.phone = c.phone
             LEFT JOIN {r} r ON r.account_id = %s AND r.country = c.country
-            WHERE c.id IN (SELECT contact_id FROM {lm} WHERE contact_list_id IN ({in_lists}))
-              AND c.id NOT IN (SELECT contact_id FROM {lm} WHERE contact_list_id IN ({not_lists}))
+            WHERE c.id IN ({audience_sql})
         """
         params = [
             campaign.pk,
@@ -144,8 +140,7 @@ def materialise(campaign_id: int) -> int:
             campaign.scheduled_at,
             now,
             account.pk,
-            *lists,
-            *excluded,
+            *audience_params,
         ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

@@ -166,13 +166,20 @@ def _composer_preview(form: CampaignForm) -> dict:
         if form.is_bound
         else (campaign.exclude_lists.all() if campaign.pk else [])
     )
+    chosen_segments = (
+        data.get("segments") if form.is_bound else (campaign.segments.all() if campaign.pk else [])
+    )
     ready = campaign.account_id and campaign.sender_id and text.strip()
     if ready:
-        kwargs = {"lists": lists or [], "exclude_lists": excluded or []}
+        kwargs = {
+            "lists": lists or [],
+            "exclude_lists": excluded or [],
+            "segments": chosen_segments or [],
+        }
         context["preview"] = compose.preview_draft(campaign, **kwargs)
         context["check"] = compose.check_draft(campaign, **kwargs)
-        if not lists:
-            context["check"].errors.append("Choose at least one list to send to.")
+        if not lists and not chosen_segments:
+            context["check"].errors.append("Choose at least one list or segment to send to.")
         context["scheduled_at"] = data.get("scheduled_at")
     return context
 

@@ -395,3 +395,24 @@ def test_without_a_lookup_stuck_messages_become_unknown_and_are_not_resent(draft
     }
     counts = campaign_counts([draft.pk])[draft.pk]
     assert counts.get(Status.UNKNOWN) == 4
+
+
+# -- segments in the audience ------------------------------------------------------------
+
+
+def test_a_segment_adds_its_contacts_to_the_audience_once(draft, manager, customers):
+    from contacts.models import Segment
+
+    french = Segment.objects.create(
+        name="France", conditions=[{"field": "country", "op": "in", "value": "FR"}]
+    )
+    contact_services.list_add_contacts(
+        contact_list=contact_services.list_create(name="Elsewhere"),
+        rows=[{"phone": "+33612340001", "first_name": "Inès"}],
+    )
+    draft.segments.add(french)
+    assert compose.preview(draft).audience == 5  # 4 in the list, 1 more French
+    services.campaign_launch(campaign=draft, user=manager)
+    phones = list(Message.objects.filter(campaign=draft).values_list("phone", flat=True))
+    assert len(phones) == len(set(phones)) == 5
+    assert "+33612340001" in phones

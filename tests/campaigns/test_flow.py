@@ -128,7 +128,8 @@ def test_it_refuses_a_schedule_in_the_past(manager_client, sandbox, sender, cust
 def test_it_shows_every_missing_field(manager_client):
     response = manager_client.post(reverse("campaigns:create"), {})
     page = response.content.decode()
-    assert page.count("This field is required.") >= 5
+    assert page.count("This field is required.") >= 4
+    assert "Choose at least one list or segment to send to." in page
     assert Campaign.objects.count() == 0
 
 
