@@ -154,3 +154,9 @@ def test_a_stop_reply_adds_a_suppression(client, db):
     # The same reply again is stored once.
     post(client, account, json.dumps(payload))
     assert InboundMessage.objects.count() == 1
+
+
+def test_an_oversized_callback_is_refused_unread(client, infobip, sent):
+    body = b'{"results": [' + b" " * (6 * 1024 * 1024) + b"]}"
+    assert post(client, infobip, body).status_code == 413
+    assert not MessageEvent.objects.exists()
