@@ -29,7 +29,8 @@ def dispatch_due() -> None:
     """Every few seconds: start scheduled campaigns whose time came, kick
     running ones (messages whose window or backoff has passed), recover
     messages left by dead workers."""
-    if not cache.add("lock:dispatch_due", 1, timeout=60):
+    # Short: a worker killed while holding it must not stall recovery long.
+    if not cache.add("lock:dispatch_due", 1, timeout=30):
         return
     try:
         services.start_due_campaigns()

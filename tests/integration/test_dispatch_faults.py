@@ -143,7 +143,14 @@ def test_killed_workers_lose_and_duplicate_nobody(worker, manager, trials, recip
                 and not Message.objects.filter(campaign=campaign, status=Status.UNKNOWN).exists()
             )
 
-        assert wait_for(done, timeout=120, interval=1.0), statuses(campaign)
+        if not wait_for(done, timeout=240, interval=1.0):
+            from campaigns.dispatch import recover_stuck
+
+            # What recovery says when run here, for the failure message.
+            pytest.fail(
+                f"not settled: {statuses(campaign)}; recovery now: {recover_stuck()}; "
+                f"after: {statuses(campaign)}"
+            )
         got = received(handler)
         assert len(got) == len(set(got)), "a recipient got the message twice"
         assert len(set(got)) == recipients, "a recipient was lost"
