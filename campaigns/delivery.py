@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from providers.status import FINAL, Status, can_move
@@ -108,10 +108,48 @@ def apply_updates(updates: list[Update]) -> int:
                     message, message.status, actual=(message.actual_cost or 0) - (before_cost or 0)
                 )
         if dirty:
-            Message.objects.bulk_update(dirty, _FIELDS, batch_size=1000)
+            write_messages(dirty, _FIELDS)
         MessageEvent.objects.bulk_create(events, batch_size=1000)
         deltas.save()
     return changed_status
+
+
+def write_messages(messages: list[Message], fields: list[str], chunk: int = 1000) -> None:
+    """Write these fields of many messages in one statement per chunk: an
+    UPDATE joined to a VALUES list. (bulk_update's CASE per field and row
+    costs more in Python than the database takes to write them.)"""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    model_fields = [Message._meta.get_field(name) for name in fields]
+    columns = [f.column for f in model_fields]
+    postgres = connection.vendor == "postgresql"
+    # PostgreSQL types a VALUES column from its values (text when all are
+    # NULL); say what each one is.
+    casts = {
+        "DecimalField": "NUMERIC",
+        "PositiveSmallIntegerField": "SMALLINT",
+        "DateTimeField": "TIMESTAMPTZ",
+    }
+
+    def value_of(field):
+        cast = casts.get(field.get_internal_type()) if postgres else None
+        return f"CAST(v.{field.column} AS {cast})" if cast else f"v.{field.column}"
+
+    assignments = ", ".join(f"{f.column} = {value_of(f)}" for f in model_fields)
+    row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(messages), chunk):
+            part = messages[start : start + chunk]
+            params = []
+            for m in part:
+                params.append(m.id)
+                params.extend(
+                    f.get_db_prep_save(getattr(m, f.attname), connection) for f in model_fields
+                )
+            cursor.execute(
+                f"WITH v(id, {', '.join(columns)}) AS (VALUES {', '.join([row] * len(part))}) "
+                f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id",
+                params,
+            )
 
 
 def _apply_one(message: Message, update: Update, now: dt.datetime) -> bool:

@@ -27,7 +27,7 @@ from providers.status import Status
 from providers.throttle import limiter
 
 from . import compose
-from .delivery import Deltas, Update, apply_updates
+from .delivery import Deltas, Update, apply_updates, write_messages
 from .models import Campaign, Message, MessageEvent
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def _render(campaign: Campaign, messages: list[Message], rates: dict, default_pr
         deltas.add(m, Status.SENDING, estimated=m.estimated_cost, segments=m.segments)
         changed.append(m)
     if changed:
-        Message.objects.bulk_update(changed, ["text", "encoding", "segments", "estimated_cost"])
+        write_messages(changed, ["text", "encoding", "segments", "estimated_cost"])
         deltas.save()
 
 
