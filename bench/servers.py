@@ -262,12 +262,16 @@ class Stack:
 
     def stop(self, process: subprocess.Popen, timeout: float = 20.0) -> None:
         if process.poll() is None:
+            # The main process alone: a Celery worker or gunicorn then shuts
+            # its children down warmly, finishing the work in hand.
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
+                os.kill(process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout)
-            except subprocess.TimeoutExpired:
+            # Whatever is left of the group is ended for good.
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(5)
         if process in self.processes:
             self.processes.remove(process)
