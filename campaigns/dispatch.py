@@ -119,6 +119,10 @@ def _still_ours(chunk: list[Message]) -> list[Message]:
     token = chunk[0].claim_token
     if token is None:  # a test send, never claimed
         return chunk
+    claimed_at = min(m.submitted_at for m in chunk)
+    if timezone.now() - claimed_at < timedelta(seconds=min(2, settings.DISPATCH_STUCK_AFTER / 2)):
+        # Recovery never takes back a claim this young: no need to ask.
+        return chunk
     held = Message.objects.filter(
         id__in=[m.id for m in chunk], status=Status.SENDING, claim_token=token
     )

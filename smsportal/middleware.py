@@ -1,4 +1,5 @@
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
 
 from . import roles
 
@@ -22,4 +23,21 @@ class RoleRequiredMiddleware:
             and not request.path.startswith(_OPEN_PREFIXES)
         ):
             raise PermissionDenied("Your account has no role yet; ask an Admin to give you one.")
+        return self.get_response(request)
+
+
+class RejectNullBytesMiddleware:
+    """A null byte in the query string is never meant: refuse it clearly
+    (PostgreSQL cannot even compare text with one). Forms refuse them in
+    posted fields themselves."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any("\x00" in key or "\x00" in value for key, value in request.GET.items()):
+            return HttpResponseBadRequest(
+                "The address contains a null character; remove it and try again.",
+                content_type="text/plain; charset=utf-8",
+            )
         return self.get_response(request)
