@@ -300,7 +300,12 @@ def campaign_detail(request, pk):
         if request.GET.get("state") != campaign.state:
             # The state changed (e.g. completed): the actions change too.
             return HttpResponseClientRefresh()
-        return render(request, "campaigns/detail.html#progress", _detail_context(campaign))
+        context = _detail_context(campaign)
+        if not context["live"] and campaign.launched_at:
+            # The last reports are in: reload once so the charts and the
+            # errors by reason, which do not poll, show them too.
+            return HttpResponseClientRefresh()
+        return render(request, "campaigns/detail.html#progress", context)
     context = _detail_context(campaign)
     if campaign.is_editable:
         context["check"] = compose.check(campaign)
