@@ -412,11 +412,21 @@ class ProviderBackend:
         return response
 
     def json_of(self, response: requests.Response) -> Any:
-        """The response body as JSON; a malformed body is a transient error
-        (a proxy error page, a truncated answer)."""
+        """The response body as JSON. A malformed body is a transient error
+        (a proxy error page, a truncated answer); but a 4xx page that is not
+        the API's JSON means a wrong base URL or a call the account does not
+        have, which retrying will not fix."""
         try:
             return response.json()
         except ValueError as exc:
+            if 400 <= response.status_code < 500:
+                raise ProviderError(
+                    f"{self.label} answered HTTP {response.status_code} without an API "
+                    "response; check the account's base URL.",
+                    permanent=True,
+                    code=str(response.status_code),
+                    raw=response.text[:2000],
+                ) from None
             raise ProviderError(
                 f"{self.label} answered with something that is not JSON "
                 f"(HTTP {response.status_code}).",

@@ -256,20 +256,7 @@ class SendsmsBackend(ProviderBackend):
         return self._body(response)
 
     def _body(self, response: requests.Response) -> dict[str, Any]:
-        try:
-            body = self.json_of(response)
-        except ProviderError:
-            # A 4xx page that is not the API's JSON means a wrong endpoint URL,
-            # which retrying will not fix.
-            if response.status_code >= 400:
-                raise ProviderError(
-                    f"{self.label} answered HTTP {response.status_code} without an API "
-                    "response; check the account's base URL.",
-                    permanent=True,
-                    code=str(response.status_code),
-                    raw=response.text[:2000],
-                ) from None
-            raise
+        body = self.json_of(response)
         if not isinstance(body, dict) or "status" not in body:
             raise ProviderError(
                 f"{self.label} answered with JSON that is not an API response.",

@@ -389,20 +389,7 @@ class VoipCommsBackend(ProviderBackend):
         return self._body(self.request("POST", path, data=form, auth=auth))
 
     def _body(self, response: requests.Response) -> dict[str, Any]:
-        try:
-            body = self.json_of(response)
-        except ProviderError:
-            if response.status_code >= 400:
-                # Not the API's JSON, e.g. a 404 page: a wrong base URL or a
-                # call this account does not have. Retrying will not help.
-                raise ProviderError(
-                    f"{self.label} answered HTTP {response.status_code} without an API "
-                    "response; check the account's base URL.",
-                    permanent=True,
-                    code=str(response.status_code),
-                    raw=response.text[:2000],
-                ) from None
-            raise
+        body = self.json_of(response)
         if not isinstance(body, dict):
             raise ProviderError(
                 f"{self.label} answered with JSON that is not an API response.",
