@@ -109,8 +109,16 @@ def mocked():
 
 
 @cache
-def spec():
+def _spec_document():
     return json.loads(SPEC.read_text(encoding="utf-8"))
+
+
+def spec():
+    if not SPEC.exists():
+        # CI has the shared folder beside the checkout; a bare clone elsewhere
+        # does not, and cannot check bodies against the spec.
+        pytest.skip("Infobip's OpenAPI spec is not in ../shared/providers beside the checkout")
+    return _spec_document()
 
 
 def _closed(node):
