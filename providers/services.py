@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from campaigns.delivery import Update, apply_updates
+from campaigns.delivery import Update, apply_updates, insert_events
 from campaigns.models import Message, MessageEvent
 from contacts.models import Suppression
 from contacts.phones import InvalidNumber, normalise
@@ -92,7 +92,7 @@ def ingest_reports(account: ProviderAccount, reports: list[StatusReport], *, kin
         )
     if unknown:
         log.info("%d report(s) for unknown messages on %s", len(unknown), account)
-        MessageEvent.objects.bulk_create(unknown)
+        insert_events(unknown)
     return apply_updates(updates)
 
 
