@@ -247,7 +247,7 @@ class MessageFilterForm(forms.Form):
 
         data = self.cleaned_data
         if data.get("campaign"):
-            queryset = queryset.filter(campaign=data["campaign"])
+            queryset = queryset.of_campaign(data["campaign"].pk)
         if data.get("status"):
             queryset = queryset.filter(status=data["status"])
         if data.get("account"):

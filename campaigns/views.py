@@ -275,7 +275,7 @@ def _detail_context(campaign):
         "counts": counts,
         # Keep refreshing while it sends, and while reports still come in.
         "live": campaign.is_active or bool(awaiting_reports and recently_done),
-        "recent": Message.objects.filter(campaign=campaign).order_by("-id")[:25],
+        "recent": Message.objects.of_campaign(campaign.pk).order_by("-id")[:25],
         "errors": selectors.error_reasons(campaign.pk),
         "by_day": by_day,
         "status_chart": _chart(

@@ -147,6 +147,9 @@ class MessageFilters(PhoneFilters, CountryFilter, FilterSet):
     def filter_status(self, queryset, value):
         return queryset.filter(status__in=sorted(value))
 
+    def filter_campaign(self, queryset, value):
+        return queryset.of_campaign(value)
+
 
 class ContactFilters(PhoneFilters, CountryFilter, FilterSet):
     list = serializers.IntegerField(
