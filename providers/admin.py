@@ -5,7 +5,7 @@ from smsportal import audit
 from smsportal.admin import ReadOnlyAdmin
 
 from . import services
-from .models import InboundMessage, ProviderAccount, RateCardEntry
+from .models import InboundMessage, ProviderAccount, RateCardEntry, WebhookInbox
 
 
 class RateInline(admin.TabularInline):
@@ -83,3 +83,10 @@ class InboundMessageAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "account", "sender", "text", "keyword", "opted_out"]
     list_filter = ["account", "opted_out"]
     search_fields = ["sender", "text"]
+
+
+@admin.register(WebhookInbox)
+class WebhookInboxAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "account", "event", "reports"]
+    list_filter = ["account"]
+    exclude = ["body"]

@@ -1,5 +1,6 @@
 import secrets
 from decimal import Decimal
+from functools import cached_property
 
 from django.conf import settings
 from django.db import models
@@ -90,6 +91,12 @@ class ProviderAccount(models.Model):
             path = reverse("providers:webhook", args=[self.webhook_secret])
         return settings.PUBLIC_BASE_URL + path
 
+    @cached_property
+    def callback_backend(self):
+        """One backend for the callbacks of a burst (the webhook keeps an
+        account for a moment): credentials are decrypted once."""
+        return self.backend()
+
     def backend(self):
         return self.backend_class(
             base_url=self.base_url,
@@ -151,3 +158,31 @@ class InboundMessage(models.Model):
 
     def __str__(self):
         return f"{self.sender}: {self.text[:40]}"
+
+
+class WebhookInbox(models.Model):
+    """A provider callback accepted but not applied yet.
+
+    The webhook answers as soon as the callback is parsed and stored here,
+    so a burst of reports costs the provider one insert per request; a
+    worker applies stored callbacks in large batches and deletes them in the
+    same transaction. What is stored is what came in, parsed again when
+    applied."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=8)
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.BinaryField()
+    query = models.JSONField(default=dict, blank=True)
+    form = models.JSONField(default=dict, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    event = models.CharField(max_length=64, blank=True)
+    reports = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "stored callback"
+        verbose_name_plural = "stored callbacks"
+
+    def __str__(self):
+        return f"{self.account_id}: {self.reports} report(s) at {self.received_at:%H:%M:%S}"

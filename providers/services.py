@@ -4,10 +4,11 @@ pulls and the sandbox all come through ``ingest_reports``."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from campaigns.delivery import Update, apply_updates, insert_events
@@ -16,8 +17,15 @@ from contacts.models import Suppression
 from contacts.phones import InvalidNumber, normalise
 from smsportal import audit
 
-from .base import InboundSms, ProviderError, StatusReport, WebhookRequest, WebhookResult
-from .models import InboundMessage, ProviderAccount
+from .base import (
+    InboundSms,
+    ProviderError,
+    StatusReport,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResult,
+)
+from .models import InboundMessage, ProviderAccount, WebhookInbox
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +40,122 @@ def ingest_webhook(account: ProviderAccount, request: WebhookRequest) -> Webhook
     ingest_reports(account, result.reports, kind=MessageEvent.Kind.REPORT)
     ingest_inbound(account, result.inbound)
     return result
+
+
+# Stored callbacks applied per transaction by a worker: a few thousand
+# reports, so each statement of the status path covers many of them.
+APPLY_BATCH = 200
+DRAIN_FLAG = "webhooks:drain-scheduled"
+
+
+def accept_webhook(account: ProviderAccount, request: WebhookRequest) -> WebhookResult:
+    """Parse a callback with the account's backend (raising WebhookRejected,
+    with nothing stored, when the backend refuses it), store it, and have a
+    worker apply it. Returns what to answer the provider."""
+    result = account.callback_backend.parse_webhook(request)
+    if not (result.reports or result.inbound):
+        return result
+    # One plain INSERT: this is all the provider waits for.
+    table = connection.ops.quote_name(WebhookInbox._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, method, content_type, body, query, form, "  # noqa: S608 - the model's own table name
+            "headers, event, reports, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                account.pk,
+                request.method[:8],
+                request.content_type[:100],
+                request.body,
+                json.dumps(request.query),
+                json.dumps(request.form),
+                json.dumps(request.headers),
+                request.event[:64],
+                len(result.reports) + len(result.inbound),
+                timezone.now(),
+            ],
+        )
+    schedule_stored_webhooks()
+    return result
+
+
+def schedule_stored_webhooks() -> None:
+    """Queue one run of the applier unless one is queued already; the run
+    clears the flag before its last look, so nothing stored is left behind."""
+    from django.core.cache import cache
+
+    from .tasks import apply_webhooks
+
+    if cache.add(DRAIN_FLAG, 1, timeout=60):
+        apply_webhooks.delay()
+
+
+def apply_stored_webhooks(*, batch: int = APPLY_BATCH) -> int:
+    """Apply stored callbacks, oldest first, until none is left; returns how
+    many were applied. Safe in several workers at once (SKIP LOCKED)."""
+    from django.core.cache import cache
+
+    applied = 0
+    cleared = False
+    try:
+        while True:
+            done = _apply_stored_batch(batch)
+            applied += done
+            if done:
+                cleared = False
+                continue
+            if cleared:
+                return applied
+            # Nothing left: let the next callback queue a run, then look
+            # once more for one stored while the flag was still set.
+            cache.delete(DRAIN_FLAG)
+            cleared = True
+    finally:
+        cache.delete(DRAIN_FLAG)
+
+
+def _apply_stored_batch(batch: int) -> int:
+    with transaction.atomic():
+        rows = list(
+            WebhookInbox.objects.select_for_update(skip_locked=True)
+            .select_related("account")
+            .order_by("id")[:batch]
+        )
+        if not rows:
+            return 0
+        by_account: dict[int, list] = {}
+        for row in rows:
+            by_account.setdefault(row.account_id, []).append(row)
+        for stored in by_account.values():
+            account = stored[0].account
+            if not account.enabled:
+                # Disabled after the callback came in: it changes nothing.
+                log.warning("%d stored callback(s) for disabled %s dropped", len(stored), account)
+                continue
+            backend = account.backend()
+            reports, inbound = [], []
+            for row in stored:
+                request = WebhookRequest(
+                    method=row.method,
+                    content_type=row.content_type,
+                    body=bytes(row.body),
+                    query=row.query,
+                    form=row.form,
+                    headers=row.headers,
+                    event=row.event,
+                )
+                try:
+                    result = backend.parse_webhook(request)
+                except WebhookRejected as exc:
+                    # Accepted once, so this can only follow a change of the
+                    # account's settings: kept in the log, not applied.
+                    log.warning("stored callback %s for %s refused now: %s", row.pk, account, exc)
+                    continue
+                reports += result.reports
+                inbound += result.inbound
+            ingest_reports(account, reports, kind=MessageEvent.Kind.REPORT)
+            ingest_inbound(account, inbound)
+        WebhookInbox.objects.filter(id__in=[row.id for row in rows]).delete()
+    return len(rows)
 
 
 def _match(account: ProviderAccount, reports: list[StatusReport]) -> dict[int, int]:

@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from .base import WebhookRequest
 from .models import ProviderAccount
-from .services import ingest_webhook, poll_account
+from .services import apply_stored_webhooks, ingest_webhook, poll_account
 
 log = logging.getLogger(__name__)
 
@@ -37,3 +37,10 @@ def poll_statuses() -> None:
                 log.exception("polling %s failed", account)
     finally:
         cache.delete("lock:poll_statuses")
+
+
+@shared_task(ignore_result=True)
+def apply_webhooks() -> None:
+    """Apply the callbacks the webhook stored (queued by the webhook, and
+    every few seconds by beat in case a worker died while applying)."""
+    apply_stored_webhooks()

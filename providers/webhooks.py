@@ -10,15 +10,18 @@ provider stops retrying; applying the same report twice is harmless.
 import base64
 import hmac
 import logging
+import time
 
 from django.contrib.auth.decorators import login_not_required
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from .base import WebhookRejected, WebhookRequest
 from .models import ProviderAccount
-from .services import ingest_webhook
+from .services import accept_webhook
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +30,29 @@ log = logging.getLogger(__name__)
 MAX_BODY = 5 * 1024 * 1024
 
 
+# Accounts by webhook secret, for a moment: a burst of callbacks looks its
+# account up once per process. An edit in this process clears it at once;
+# elsewhere it lasts ACCOUNT_TTL seconds, and the worker that applies stored
+# callbacks checks again that the account is still enabled.
+ACCOUNT_TTL = 2.0
+_accounts: dict[str, tuple[float, ProviderAccount | None]] = {}
+
+
+@receiver([post_save, post_delete], sender=ProviderAccount)
+def _forget_accounts(**kwargs):
+    _accounts.clear()
+
+
 def _account_for(secret: str) -> ProviderAccount | None:
-    account = ProviderAccount.objects.filter(webhook_secret=secret, enabled=True).first()
+    now = time.monotonic()
+    cached = _accounts.get(secret)
+    if cached and cached[0] > now:
+        account = cached[1]
+    else:
+        account = ProviderAccount.objects.filter(webhook_secret=secret, enabled=True).first()
+        if len(_accounts) > 1000:
+            _accounts.clear()
+        _accounts[secret] = (now + ACCOUNT_TTL, account)
     # The lookup above uses an index; the comparison below is the
     # constant-time check of what was found.
     if account and hmac.compare_digest(account.webhook_secret.encode(), secret.encode()):
@@ -80,7 +104,7 @@ def webhook(request, secret: str, event: str = ""):
         event=event,
     )
     try:
-        result = ingest_webhook(account, hook)
+        result = accept_webhook(account, hook)
     except WebhookRejected as exc:
         log.warning("webhook for %s refused: %s", account, exc)
         return HttpResponse(f"refused: {exc}"[:300], status=400, content_type="text/plain")

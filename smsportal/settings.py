@@ -182,6 +182,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due": {"task": "campaigns.tasks.dispatch_due", "schedule": 5.0},
     "poll-statuses": {"task": "providers.tasks.poll_statuses", "schedule": 60.0},
+    "apply-webhooks": {"task": "providers.tasks.apply_webhooks", "schedule": 10.0},
     "squash-counters": {"task": "campaigns.tasks.squash_counters", "schedule": 30.0},
 }
 # Where a shared lock or throughput limiter lives; empty means the database.
@@ -236,7 +237,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "smsportal reporting API",
     "DESCRIPTION": "Read-only export of campaigns, messages, contacts, lists, suppressions "
-    "and cost and delivery roll-ups, as JSON pages or streamed CSV.",
+    "and cost and delivery roll-ups, as JSON pages or streamed CSV. Errors are JSON with a "
+    "message; a null character anywhere in the query string is refused with a 400.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["smsportal.api.permissions.HasRole"],

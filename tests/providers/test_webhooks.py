@@ -160,3 +160,62 @@ def test_an_oversized_callback_is_refused_unread(client, infobip, sent):
     body = b'{"results": [' + b" " * (6 * 1024 * 1024) + b"]}"
     assert post(client, infobip, body).status_code == 413
     assert not MessageEvent.objects.exists()
+
+
+# -- stored, then applied by a worker -------------------------------------------------
+
+
+@pytest.fixture
+def no_worker(monkeypatch):
+    """Callbacks queue their application, but no worker runs it yet."""
+    from providers import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.apply_webhooks, "delay", lambda: queued.append(1))
+    return queued
+
+
+def test_a_callback_is_answered_once_stored_and_applied_by_the_worker(
+    client, infobip, sent, no_worker
+):
+    from providers.models import WebhookInbox
+    from providers.services import apply_stored_webhooks
+
+    body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
+    assert post(client, infobip, body).status_code == 200
+    assert no_worker == [1]
+    stored = WebhookInbox.objects.get()
+    assert stored.account == infobip and stored.reports == len(sent)
+    assert bytes(stored.body) == body
+    # Answered, not applied yet: the messages are as they were.
+    assert set(Message.objects.values_list("status", flat=True)) == {Status.ACCEPTED}
+
+    assert apply_stored_webhooks() == 1
+    assert not WebhookInbox.objects.exists()
+    assert set(Message.objects.values_list("status", flat=True)) != {Status.ACCEPTED}
+    assert MessageEvent.objects.filter(kind="report", applied=True).count() == len(sent)
+
+
+def test_callbacks_that_arrive_while_one_run_is_queued_queue_no_other(
+    client, infobip, sent, no_worker
+):
+    from providers.models import WebhookInbox
+    from providers.services import apply_stored_webhooks
+
+    body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
+    for _ in range(3):
+        assert post(client, infobip, body).status_code == 200
+    assert no_worker == [1]
+    assert WebhookInbox.objects.count() == 3
+    assert apply_stored_webhooks() == 3
+    # The run cleared its flag: the next callback queues a run again.
+    post(client, infobip, body)
+    assert no_worker == [1, 1]
+
+
+def test_a_refused_callback_stores_nothing(client, infobip, no_worker):
+    from providers.models import WebhookInbox
+
+    assert post(client, infobip, b"{not json").status_code == 400
+    assert not WebhookInbox.objects.exists()
+    assert no_worker == []
