@@ -1,5 +1,5 @@
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, JsonResponse
 
 from . import roles
 
@@ -36,8 +36,9 @@ class RejectNullBytesMiddleware:
 
     def __call__(self, request):
         if any("\x00" in key or "\x00" in value for key, value in request.GET.items()):
-            return HttpResponseBadRequest(
-                "The address contains a null character; remove it and try again.",
-                content_type="text/plain; charset=utf-8",
-            )
+            message = "The address contains a null character; remove it and try again."
+            if request.path.startswith("/api/"):
+                # The API answers errors in JSON, as its schema documents.
+                return JsonResponse({"detail": message}, status=400)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
