@@ -92,7 +92,47 @@ def pages(rows: str, campaigns: str, samples: str) -> dict:
         out["plan"] = "\n".join(row[0] for row in cursor.fetchall())
     out["raw_sql"] = _p95(times)
     out["urls"] = urls
+    out["export"] = _export(client, middle.pk)
     return out
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _export(client, campaign_id: int) -> dict:
+    """The REST export's streamed CSV of one campaign's messages, read to the
+    end through the whole Django stack: rows, time, and this process's
+    memory before and while it streams."""
+    import gc
+
+    gc.collect()
+    before = _rss_mb()
+    url = f"/api/v1/messages/?campaign={campaign_id}&format=csv"
+    started = time.perf_counter()
+    response = client.get(url)
+    if response.status_code != 200 or not response.streaming:
+        raise SystemExit(f"{url} answered {response.status_code}, streaming={response.streaming}")
+    lines = size = 0
+    highest = before
+    for index, chunk in enumerate(response.streaming_content):
+        lines += chunk.count(b"\n")
+        size += len(chunk)
+        if index % 200 == 0:
+            highest = max(highest, _rss_mb())
+    seconds = time.perf_counter() - started
+    return {
+        "url": url,
+        "rows": lines - 1,
+        "bytes": size,
+        "seconds": seconds,
+        "rss_before_mb": before,
+        "rss_highest_mb": max(highest, _rss_mb()),
+    }
 
 
 def import_csv(path: str, list_id: str, region: str) -> dict:
