@@ -11,9 +11,11 @@ never resends blindly.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
@@ -195,10 +197,12 @@ def _requests(messages: list[Message], caps, throughput: int) -> list[list[Messa
 
 def submit_messages(campaign: Campaign, messages: list[Message], *, live: bool = True) -> int:
     """Submit claimed (status "sending") messages through each one's account
-    backend and record what the provider said. With ``live`` (a campaign
-    send, not a test), a pause, cancel or failover seen between requests
-    stops at once and the rest go back to pending. Returns how many were
-    submitted."""
+    backend and record what the provider said. Requests go out in waves of up
+    to DISPATCH_PARALLEL_REQUESTS at once (never more messages in a wave than
+    the account's rate), each wave recorded in one pass of the status path.
+    With ``live`` (a campaign send, not a test), a pause, cancel or failover
+    seen between waves stops at once and the rest go back to pending.
+    Returns how many were submitted."""
     options = send_options(campaign)
     submitted = 0
     by_account: dict[int, list[Message]] = defaultdict(list)
@@ -210,33 +214,69 @@ def submit_messages(campaign: Campaign, messages: list[Message], *, live: bool =
         rates = {r.country: r.price for r in account.rates.all()}
         _render(campaign, group, rates, account.default_price)
         chunks = _requests(group, backend.capabilities, account.throughput)
-        for index, chunk in enumerate(chunks):
+        index = 0
+        # Start with one request and double while they succeed: a refused
+        # key or a provider in trouble is found by one request, not eight.
+        width = 1
+        while index < len(chunks):
             if live and not _still_sending(campaign.pk):
                 release([m for rest in chunks[index:] for m in rest])
                 return submitted
-            limiter.acquire(account.pk, account.throughput, len(chunk))
-            chunk = _still_ours(chunk)
-            if not chunk:
+            wave = _wave(chunks, index, account.throughput, width)
+            width = min(2 * width, max(1, settings.DISPATCH_PARALLEL_REQUESTS))
+            index += len(wave)
+            limiter.acquire(account.pk, account.throughput, sum(len(c) for c in wave))
+            wave = [chunk for chunk in map(_still_ours, wave) if chunk]
+            if not wave:
                 continue
-            outcome = _submit_chunk(campaign, account, backend, chunk, options)
+            outcome = _submit_wave(campaign, account, backend, wave, options)
             if outcome is not True:
                 # Stop this pass: the rest waits as long as the failed request
                 # must (backoff, Retry-After), or for good if the campaign
                 # stopped; it was not tried, so no attempt is counted.
-                release([m for rest in chunks[index + 1 :] for m in rest], not_before=outcome)
-                return submitted
-            submitted += len(chunk)
+                release([m for rest in chunks[index:] for m in rest], not_before=outcome)
+                return submitted + sum(len(c) for c in wave)
+            submitted += sum(len(c) for c in wave)
     return submitted
 
 
+def _wave(chunks: list[list[Message]], start: int, throughput: int, width: int):
+    """The requests sent together: at most ``width``, and no more messages
+    than one second of the account's rate (at least one request)."""
+    wave = [chunks[start]]
+    total = len(chunks[start])
+    for chunk in chunks[start + 1 : start + width]:
+        if total + len(chunk) > throughput:
+            break
+        wave.append(chunk)
+        total += len(chunk)
+    return wave
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+
+
+def _threads() -> ThreadPoolExecutor:
+    """Threads for provider requests, made in the process that uses them (a
+    forked worker does not inherit working threads)."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
+        _pool = ThreadPoolExecutor(
+            max_workers=max(1, settings.DISPATCH_PARALLEL_REQUESTS), thread_name_prefix="submit"
+        )
+        _pool_pid = os.getpid()
+    return _pool
+
+
 def _still_sending(campaign_id: int) -> bool:
-    """Pause and cancel take effect between two requests."""
+    """Pause and cancel take effect between two waves of requests."""
     return Campaign.objects.filter(pk=campaign_id, state=State.RUNNING).exists()
 
 
-def _submit_chunk(campaign, account, backend, chunk: list[Message], options):
-    """One provider request. True when sending may go on; otherwise the
-    time the next request may be tried (None: the campaign stopped)."""
+def _send(backend, campaign, chunk: list[Message], options):
+    """One provider request, nothing else (it may run in a thread): the
+    results, or the ProviderError that stands for the request's failure."""
     outbound = [
         OutboundSms(
             ref=m.ref, to=m.phone, text=m.text, sender=campaign.sender.value, encoding=m.encoding
@@ -244,16 +284,48 @@ def _submit_chunk(campaign, account, backend, chunk: list[Message], options):
         for m in chunk
     ]
     try:
-        results = backend.send_batch(outbound, options)
+        return backend.send_batch(outbound, options)
     except ProviderError as error:
-        return _request_failed(campaign, account, chunk, error)
+        return error
     except Exception as error:  # a bug in a backend: unclear, never resent
-        log.exception("backend %s crashed while sending", account.kind)
-        error = ProviderError(f"Internal error while sending: {error}", maybe_sent=True)
-        return _request_failed(campaign, account, chunk, error)
-    Campaign.objects.filter(pk=campaign.pk).exclude(consecutive_failures=0).update(
-        consecutive_failures=0
-    )
+        log.exception("backend %s crashed while sending", backend.__class__.__name__)
+        return ProviderError(f"Internal error while sending: {error}", maybe_sent=True)
+
+
+def _submit_wave(campaign, account, backend, wave: list[list[Message]], options):
+    """Send a wave's requests (in parallel when more than one) and record
+    them. True when sending may go on; otherwise the time the next request
+    may be tried (None: the campaign stopped)."""
+    if len(wave) == 1:
+        answers = [_send(backend, campaign, wave[0], options)]
+    else:
+        answers = list(_threads().map(lambda chunk: _send(backend, campaign, chunk, options), wave))
+    updates: list[Update] = []
+    failed: list[tuple[list[Message], ProviderError]] = []
+    for chunk, answer in zip(wave, answers, strict=True):
+        if isinstance(answer, ProviderError):
+            failed.append((chunk, answer))
+        else:
+            updates += _updates_for(chunk, answer)
+    if updates:
+        Campaign.objects.filter(pk=campaign.pk).exclude(consecutive_failures=0).update(
+            consecutive_failures=0
+        )
+        apply_updates(updates)
+    outcome = True
+    for chunk, error in failed:
+        if outcome is True or error.maybe_sent:
+            result = _request_failed(campaign, account, chunk, error)
+            if outcome is True:
+                outcome = result
+        else:
+            # The wave already counted a failure and chose when to retry:
+            # this request, tried too, waits as long.
+            release(chunk, not_before=outcome, error=error, count_attempt=True)
+    return outcome
+
+
+def _updates_for(chunk: list[Message], results) -> list[Update]:
     by_ref = {r.ref: r for r in results}
     updates = []
     for m in chunk:
@@ -282,8 +354,7 @@ def _submit_chunk(campaign, account, backend, chunk: list[Message], options):
                 payload=r.raw,
             )
         )
-    apply_updates(updates)
-    return True
+    return updates
 
 
 def release(

@@ -311,16 +311,16 @@ def test_pause_takes_effect_between_requests(draft, manager, sandbox, monkeypatc
     sandbox.throughput = 1  # one message per request
     sandbox.save()
     calls = []
-    original = dispatch._submit_chunk
+    original = dispatch._submit_wave
 
-    def submit_then_pause(campaign, account, backend, chunk, options):
-        calls.append(len(chunk))
-        ok = original(campaign, account, backend, chunk, options)
+    def submit_then_pause(campaign, account, backend, wave, options):
+        calls.append(sum(len(chunk) for chunk in wave))
+        ok = original(campaign, account, backend, wave, options)
         if len(calls) == 2:
             Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.PAUSED)
         return ok
 
-    monkeypatch.setattr(dispatch, "_submit_chunk", submit_then_pause)
+    monkeypatch.setattr(dispatch, "_submit_wave", submit_then_pause)
     monkeypatch.setattr(dispatch.limiter, "acquire", lambda *a: None)
     services.campaign_launch(campaign=draft, user=manager)
     assert calls == [1, 1]
