@@ -16,6 +16,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
@@ -64,7 +66,14 @@ MAX_SCHEDULE_AHEAD = dt.timedelta(days=180)
 # ``messageId`` and ``bulkId`` filters: at most 2048 characters per call.
 MAX_FILTER_LENGTH = 2048
 
-AUTH_TYPES = ("app_key", "basic", "bearer", "ibsso")
+AUTH_TYPES = ("app_key", "basic", "bearer", "ibsso", "oauth2")
+# OAuth 2.0 client credentials grant (Infobip as the authorisation server).
+TOKEN_PATH = "auth/1/oauth2/token"
+# A token is fetched again this long before Infobip says it expires.
+TOKEN_MARGIN = 60
+# Access tokens per (base URL, client id), shared by the backends of a process.
+_tokens: dict[tuple[str, str], tuple[str, float]] = {}
+_tokens_lock = threading.Lock()
 NOTIFY_CONTENT_TYPES = ("application/json", "application/xml")
 DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
@@ -145,6 +154,20 @@ class InfobipBackend(ProviderBackend):
             help_text="For authentication “OAuth2 bearer” (an access token) or “IBSSO” "
             "(a session token).",
         ),
+        CredentialField(
+            "client_id",
+            "OAuth2 client ID",
+            secret=False,
+            required=False,
+            help_text="For authentication “oauth2”: smsportal fetches and renews access "
+            "tokens itself (client credentials grant).",
+        ),
+        CredentialField(
+            "client_secret",
+            "OAuth2 client secret",
+            required=False,
+            help_text="For authentication “oauth2”.",
+        ),
     )
     option_fields: ClassVar[tuple[CredentialField, ...]] = (
         CredentialField(
@@ -152,7 +175,8 @@ class InfobipBackend(ProviderBackend):
             "Authentication",
             secret=False,
             required=False,
-            help_text="app_key (default), basic, bearer or ibsso.",
+            help_text="app_key (default), basic, bearer, ibsso or oauth2 (client "
+            "credentials: tokens fetched and renewed here).",
         ),
         CredentialField(
             "notify_content_type",
@@ -260,6 +284,8 @@ class InfobipBackend(ProviderBackend):
         elif auth_type in ("bearer", "ibsso"):
             prefix = "Bearer" if auth_type == "bearer" else "IBSSO"
             authorization = f"{prefix} {self._credential('token', 'token')}"
+        elif auth_type == "oauth2":
+            authorization = f"Bearer {self.access_token()}"
         else:
             raise ProviderError(
                 f"Unknown Infobip authentication {auth_type!r}; use one of "
@@ -268,6 +294,76 @@ class InfobipBackend(ProviderBackend):
                 code="config",
             )
         return {"Authorization": authorization, "Accept": "application/json"}
+
+    @property
+    def uses_oauth2(self) -> bool:
+        return str(self.options.get("auth_type") or "").lower() == "oauth2"
+
+    def _token_key(self) -> tuple[str, str]:
+        return (self.base_url, self._credential("client_id", "OAuth2 client ID"))
+
+    def access_token(self) -> str:
+        """A valid OAuth2 access token: the one this process holds for the
+        account's client, or a new one from the token endpoint."""
+        key = self._token_key()
+        with _tokens_lock:
+            held = _tokens.get(key)
+            if held and held[1] - TOKEN_MARGIN > time.monotonic():
+                return held[0]
+            token, lifetime = self._fetch_token(key[1])
+            _tokens[key] = (token, time.monotonic() + lifetime)
+            return token
+
+    def forget_token(self) -> None:
+        with _tokens_lock:
+            _tokens.pop(self._token_key(), None)
+
+    def _fetch_token(self, client_id: str) -> tuple[str, float]:
+        secret = self._credential("client_secret", "OAuth2 client secret")
+        try:
+            response = self.request(
+                "POST",
+                TOKEN_PATH,
+                data={
+                    "client_id": client_id,
+                    "client_secret": secret,
+                    "grant_type": "client_credentials",
+                },
+                headers={"Accept": "application/json"},
+            )
+        except ProviderError as exc:
+            if exc.permanent:
+                exc.message = f"Infobip refused the OAuth2 client credentials. {exc.message}"
+                exc.args = (exc.message,)
+            raise
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400 or not isinstance(body, dict):
+            detail = ""
+            if isinstance(body, dict):
+                detail = str(body.get("error_description") or body.get("error") or "")
+                detail = detail or _error_text(body)
+            raise ProviderError(
+                "Infobip refused the OAuth2 client credentials"
+                + (f": {detail}" if detail else f" (HTTP {response.status_code})."),
+                permanent=True,
+                code="oauth2",
+                raw=body if body is not None else response.text[:2000],
+            )
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise ProviderError(
+                "Infobip's token endpoint answered without an access token.",
+                code="oauth2",
+                raw=body,
+            )
+        try:
+            lifetime = float(body.get("expires_in") or 3600)
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        return token, max(lifetime, 0.0)
 
     def _credential(self, name: str, label: str) -> str:
         value = str(self.credentials.get(name) or "").strip()
@@ -290,9 +386,19 @@ class InfobipBackend(ProviderBackend):
 
     def raw_call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """``request`` with our headers, and Infobip's own words in errors."""
-        headers = {**self.headers(), **kwargs.pop("headers", {})}
+        extra = kwargs.pop("headers", {})
+        headers = {**self.headers(), **extra}
         try:
-            response = self.request(method, path, headers=headers, **kwargs)
+            try:
+                response = self.request(method, path, headers=headers, **kwargs)
+            except ProviderError as exc:
+                if not (self.uses_oauth2 and exc.code == "401"):
+                    raise
+                # The token ran out (or was revoked) before its time: once
+                # more with a fresh one.
+                self.forget_token()
+                headers = {**self.headers(), **extra}
+                response = self.request(method, path, headers=headers, **kwargs)
         except ProviderError as exc:
             # 401/403/429/5xx bodies carry Infobip's explanation; show it.
             detail = _error_text(exc.raw)

@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 import requests
@@ -555,7 +556,7 @@ def test_it_declares_what_infobip_can_do():
     assert caps.preview and caps.conversion_tracking
     assert not caps.provider_side_lists
     names = {f.name for f in InfobipBackend.credential_fields}
-    assert names == {"api_key", "username", "password", "token"}
+    assert names == {"api_key", "username", "password", "token", "client_id", "client_secret"}
     assert not any(f.required for f in InfobipBackend.credential_fields)
 
 
@@ -602,6 +603,102 @@ def test_it_refuses_incomplete_credentials_before_calling(mocked, options, crede
     with pytest.raises(ProviderError) as exc:
         make_backend(credentials=credentials, options=options).check_connection()
     assert exc.value.permanent
+    assert len(mocked.calls) == 0
+
+
+# -- OAuth 2.0 client credentials ------------------------------------------------------
+
+TOKEN_URL = f"{BASE}/auth/1/oauth2/token"
+OAUTH = {"client_id": "portal-client", "client_secret": "s3cret"}
+
+
+@pytest.fixture
+def oauth2(monkeypatch):
+    """An OAuth2 account, with this process's token store empty and a clock
+    the test moves."""
+    from providers.backends import infobip
+
+    monkeypatch.setattr(infobip, "_tokens", {})
+    clock = [1000.0]
+    monkeypatch.setattr(infobip.time, "monotonic", lambda: clock[0])
+    backend = make_backend(credentials=OAUTH, options={"auth_type": "oauth2"})
+    return backend, clock
+
+
+def token_answer(token, expires_in=3600):
+    return {"access_token": token, "expires_in": expires_in}
+
+
+def test_oauth2_fetches_a_token_with_the_client_credentials_grant(mocked, oauth2):
+    backend, _ = oauth2
+    mocked.post(TOKEN_URL, json=token_answer("tok-1"))
+    mocked.add_callback(responses.POST, SEND_URL, callback=echo)
+    backend.send_batch([sms("1", "+41793026727")], SendOptions())
+    token_call, send_call = mocked.calls
+    form = dict(parse_qsl(token_call.request.body))
+    assert form == {
+        "client_id": "portal-client",
+        "client_secret": "s3cret",
+        "grant_type": "client_credentials",
+    }
+    assert token_call.request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert send_call.request.headers["Authorization"] == "Bearer tok-1"
+
+
+def test_oauth2_keeps_the_token_until_shortly_before_it_expires(mocked, oauth2):
+    backend, clock = oauth2
+    mocked.post(TOKEN_URL, json=token_answer("tok-1", expires_in=600))
+    mocked.post(TOKEN_URL, json=token_answer("tok-2", expires_in=600))
+    mocked.add_callback(responses.POST, SEND_URL, callback=echo)
+    for _ in range(3):
+        backend.send_batch([sms("1", "+41793026727")], SendOptions())
+    clock[0] += 600 - 30  # within the last minute of its life
+    make_backend(credentials=OAUTH, options={"auth_type": "oauth2"}).send_batch(
+        [sms("2", "+41793026727")], SendOptions()
+    )
+    urls = [call.request.url for call in mocked.calls]
+    assert urls.count(TOKEN_URL) == 2
+    sends = [c.request.headers["Authorization"] for c in mocked.calls if c.request.url == SEND_URL]
+    assert sends == ["Bearer tok-1"] * 3 + ["Bearer tok-2"]
+
+
+def test_oauth2_fetches_a_new_token_once_when_one_is_refused(mocked, oauth2):
+    backend, _ = oauth2
+    mocked.post(TOKEN_URL, json=token_answer("revoked"))
+    mocked.post(TOKEN_URL, json=token_answer("fresh"))
+    mocked.post(SEND_URL, json=load("error_unauthorized.json"), status=401)
+    mocked.add_callback(responses.POST, SEND_URL, callback=echo)
+    results = backend.send_batch([sms("1", "+41793026727")], SendOptions())
+    assert results[0].status == Status.ACCEPTED
+    sends = [c.request.headers["Authorization"] for c in mocked.calls if c.request.url == SEND_URL]
+    assert sends == ["Bearer revoked", "Bearer fresh"]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "says"),
+    [
+        (400, {"error": "invalid_client", "error_description": "Bad client"}, "Bad client"),
+        (401, {"error": "invalid_client"}, "refused our credentials"),
+    ],
+)
+def test_oauth2_refused_client_credentials_are_a_permanent_clear_error(
+    mocked, oauth2, status, body, says
+):
+    backend, _ = oauth2
+    mocked.post(TOKEN_URL, json=body, status=status)
+    with pytest.raises(ProviderError) as exc:
+        backend.send_batch([sms("1", "+41793026727")], SendOptions())
+    assert exc.value.permanent
+    assert "OAuth2 client credentials" in exc.value.message and says in exc.value.message
+    assert [c.request.url for c in mocked.calls] == [TOKEN_URL]
+
+
+def test_oauth2_needs_its_client_id_and_secret_before_calling(mocked, oauth2):
+    with pytest.raises(ProviderError) as exc:
+        make_backend(
+            credentials={"client_id": "x"}, options={"auth_type": "oauth2"}
+        ).check_connection()
+    assert exc.value.permanent and "client secret" in exc.value.message
     assert len(mocked.calls) == 0
 
 
