@@ -536,11 +536,6 @@ class Bench:
             concurrency=GUNICORN_WORKERS,
             duration=self.size["tool_seconds"],
         )
-        # Each worker also sets up the callback path (the backend, the cache
-        # and broker connections) on its first callback: warm it with reports
-        # for message IDs nobody sent, which are kept as unknown.
-        unknown = [(0, "+4915100000000", f"bench-warm-{i}") for i in range(20 * GUNICORN_WORKERS)]
-        load.run(port, iter(_report_stream(unknown, path)[0]), concurrency=GUNICORN_WORKERS)
         app.control.purge()
         worker = self.stack.spawn(
             [
@@ -560,6 +555,12 @@ class Bench:
             ],
             log="celery-6.log",
         )
+        # Each worker also sets up the callback path (the backend, the cache
+        # and broker connections) on its first callback: warm it with reports
+        # for message IDs nobody sent, which are kept as unknown.
+        unknown = [(0, "+4915100000000", f"bench-warm-{i}") for i in range(20 * GUNICORN_WORKERS)]
+        load.run(port, iter(_report_stream(unknown, path)[0]), concurrency=GUNICORN_WORKERS)
+        self._wait_applied(timeout=120)
         results = {}
         try:
             for key, (requests, expected, items) in (("a", alone), ("b", during)):

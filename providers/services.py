@@ -86,7 +86,8 @@ def schedule_stored_webhooks() -> None:
     from .tasks import apply_webhooks
 
     if cache.add(DRAIN_FLAG, 1, timeout=60):
-        apply_webhooks.delay()
+        # A moment's wait gathers a burst's callbacks into large batches.
+        apply_webhooks.apply_async(countdown=settings.WEBHOOK_APPLY_DELAY)
 
 
 def apply_stored_webhooks(*, batch: int = APPLY_BATCH) -> int:

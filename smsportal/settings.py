@@ -185,6 +185,9 @@ CELERY_BEAT_SCHEDULE = {
     "apply-webhooks": {"task": "providers.tasks.apply_webhooks", "schedule": 10.0},
     "squash-counters": {"task": "campaigns.tasks.squash_counters", "schedule": 30.0},
 }
+# Seconds a stored provider callback waits before a worker applies it, so a
+# burst of callbacks is applied in a few large batches.
+WEBHOOK_APPLY_DELAY = env.float("WEBHOOK_APPLY_DELAY", default=1.0)
 # Where a shared lock or throughput limiter lives; empty means the database.
 REDIS_URL = env.str("REDIS_URL", default="")
 

@@ -171,7 +171,7 @@ def no_worker(monkeypatch):
     from providers import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.apply_webhooks, "delay", lambda: queued.append(1))
+    monkeypatch.setattr(tasks.apply_webhooks, "apply_async", lambda **kw: queued.append(1))
     return queued
 
 
