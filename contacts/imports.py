@@ -534,9 +534,11 @@ def _dedupe(cursor, vendor) -> None:
 def _merge_contacts(cursor, vendor, now) -> tuple[int, int]:
     """Upsert the staged numbers into contacts; (created, updated)."""
     c = Contact._meta.db_table
-    cursor.execute(f"SELECT COUNT(*) FROM {UNIQUE} u JOIN {c} ON {c}.phone = u.phone")
-    existing = cursor.fetchone()[0]
-    if vendor == "postgresql":
+    postgres = vendor == "postgresql"
+    if not postgres:
+        cursor.execute(f"SELECT COUNT(*) FROM {UNIQUE} u JOIN {c} ON {c}.phone = u.phone")
+        existing = cursor.fetchone()[0]
+    if postgres:
         merged = f"{c}.attributes || excluded.attributes"
         attrs_changed = f"NOT ({c}.attributes @> excluded.attributes)"
         attrs_in = "attributes"
@@ -546,8 +548,7 @@ def _merge_contacts(cursor, vendor, now) -> tuple[int, int]:
         attrs_in = "json(attributes)"
     # Non-empty values win, attributes merge key by key, and a row that
     # changes nothing is not rewritten (nor counted as updated).
-    cursor.execute(
-        f"""
+    upsert = f"""
         INSERT INTO {c} (phone, first_name, last_name, attributes, country, time_zone,
                          created_at, updated_at)
         SELECT phone, first_name, last_name, {attrs_in}, country, time_zone, %s, %s
@@ -562,9 +563,19 @@ def _merge_contacts(cursor, vendor, now) -> tuple[int, int]:
         WHERE (excluded.first_name <> '' AND excluded.first_name <> {c}.first_name)
            OR (excluded.last_name <> '' AND excluded.last_name <> {c}.last_name)
            OR {attrs_changed}
-        """,
-        [now, now],
-    )
+        """
+    if postgres:
+        # A row the upsert inserted has no deleting transaction (xmax 0);
+        # an updated one has: both counts come back with the statement.
+        cursor.execute(
+            f"WITH written AS ({upsert} RETURNING (xmax = 0) AS created) "
+            "SELECT COUNT(*) FILTER (WHERE created), COUNT(*) FILTER (WHERE NOT created) "
+            "FROM written",
+            [now, now],
+        )
+        created, updated = cursor.fetchone()
+        return created, updated
+    cursor.execute(upsert, [now, now])
     written = cursor.rowcount
     cursor.execute(f"SELECT COUNT(*) FROM {UNIQUE}")
     distinct = cursor.fetchone()[0]

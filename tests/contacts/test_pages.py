@@ -177,7 +177,16 @@ def test_a_list_is_renamed_trimmed_and_deleted_but_its_contacts_stay(manager_cli
     manager_client.post(reverse("contacts:list_delete", args=[customers.pk]))
     assert not ContactList.objects.filter(pk=customers.pk).exists()
     assert Contact.objects.count() == 4
+    # Memberships go with the list (kept by Django, not a database constraint).
+    assert not ListMembership.objects.filter(contact_list_id=customers.pk).exists()
     assert AuditLogEntry.objects.filter(action="list.delete").exists()
+
+
+def test_a_deleted_contact_leaves_its_lists(customers):
+    anna = Contact.objects.get(phone="+4915112345601")
+    anna.delete()
+    assert not ListMembership.objects.filter(contact_id=anna.pk).exists()
+    assert customers.contacts.count() == 3
 
 
 def test_a_list_a_running_campaign_sends_to_cannot_be_deleted(manager_client, draft, customers):
