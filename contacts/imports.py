@@ -24,6 +24,7 @@ import collections
 import csv
 import io
 import json
+import logging
 import multiprocessing
 import os
 import time
@@ -40,6 +41,8 @@ from django.utils import timezone
 
 from .models import Contact, ContactList, ListMembership, Suppression
 from .phones import InvalidNumber, normalise
+
+log = logging.getLogger(__name__)
 
 # A physical line longer than this is not a contact: the file is something
 # else (a minified dump, a binary, one enormous cell) and reading on would
@@ -447,6 +450,10 @@ def _start_pool(processes: int):
         return multiprocessing.get_context("fork").Pool(processes)
     except (AssertionError, OSError, ValueError):
         # Inside a daemonic worker process, or no fork here: one process it is.
+        log.warning(
+            "contact import on one process: run imports on the imports queue "
+            "(celery worker -Q imports -P solo) to use every core"
+        )
         return None
 
 

@@ -178,6 +178,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Contact imports normalise numbers in a process pool of their own, which a
+# prefork worker's (daemonic) child may not start: they go to their own
+# queue, taken by a worker with the solo pool (`-Q imports -P solo`); the
+# other tasks stay on the default queue.
+CELERY_TASK_ROUTES = {"contacts.tasks.import_contacts": {"queue": "imports"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due": {"task": "campaigns.tasks.dispatch_due", "schedule": 5.0},

@@ -1,5 +1,5 @@
-"""Web server, Celery worker and beat together in the foreground; Ctrl-C
-stops them all."""
+"""Web server, the Celery workers (one for tasks, one for contact imports)
+and beat together in the foreground; Ctrl-C stops them all."""
 
 import os
 import signal
@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Run the web server, a Celery worker and Celery beat until Ctrl-C."
+    help = "Run the web server, the Celery workers and Celery beat until Ctrl-C."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default=os.environ.get("RUN_ADDR", "127.0.0.1:8000"))
@@ -33,8 +33,30 @@ class Command(BaseCommand):
                 "worker",
                 "-l",
                 "info",
+                "-Q",
+                "celery",
+                "-n",
+                "tasks@%h",
                 "--concurrency",
                 concurrency,
+            ],
+            # Imports run one at a time in a worker of their own, whose
+            # process may start the import's normalising processes.
+            "imports": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "smsportal",
+                "worker",
+                "-l",
+                "info",
+                "-Q",
+                "imports",
+                "-n",
+                "imports@%h",
+                "-P",
+                "solo",
             ],
             "beat": [
                 python,
@@ -65,7 +87,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nsmsportal is running at http://{addr}/  (login: {login[0]} / {login[1]})\n"
-                "Press Ctrl-C to stop the web server, worker and beat.\n"
+                "Press Ctrl-C to stop the web server, workers and beat.\n"
             )
         )
         stopping = False
