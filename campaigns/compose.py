@@ -114,6 +114,26 @@ def sender_problems(campaign: Campaign) -> list[str]:
     return problems
 
 
+def provider_schedule_problems(campaign) -> list[str]:
+    """Why the schedule cannot be handed to the provider, if it is to be."""
+    if not campaign.schedule_at_provider:
+        return []
+    problems = []
+    account = campaign.account
+    if account and not account.backend_class.capabilities.native_scheduling:
+        problems.append(
+            f"The provider of {account} cannot hold a schedule; let smsportal hold it instead."
+        )
+    if not campaign.scheduled_at:
+        problems.append("Handing the schedule to the provider needs a send time.")
+    if campaign.window_id:
+        problems.append(
+            "A delivery window is kept by smsportal as it sends; with the provider holding "
+            "the schedule, choose one or the other."
+        )
+    return problems
+
+
 def check(campaign: Campaign, *, sample_limit: int = 50_000) -> Check:
     """Everything that would make the campaign fail or be refused."""
     result = Check()
@@ -122,6 +142,7 @@ def check(campaign: Campaign, *, sample_limit: int = 50_000) -> Check:
     result.errors.extend(sender_problems(campaign))
     if campaign.scheduled_at and campaign.scheduled_at < timezone.now() and campaign.is_editable:
         result.errors.append("The scheduled time is in the past.")
+    result.errors.extend(provider_schedule_problems(campaign))
     if not campaign.text.strip():
         result.errors.append("The message is empty.")
     contacts = sendable(audience(campaign))

@@ -58,7 +58,25 @@ def send_options(campaign: Campaign) -> SendOptions:
         # window would be read in its own zone (Infobip: UTC) and could only
         # hold messages later than we already do.
         window=None,
+        # Otherwise schedules are held here too, unless the campaign hands
+        # its schedule to the provider.
+        send_at=campaign.scheduled_at if _hands_over(campaign) else None,
     )
+
+
+def _hands_over(campaign: Campaign) -> bool:
+    """Messages go to the provider ahead of their time, for it to hold."""
+    return bool(
+        campaign.held_at_provider
+        and campaign.scheduled_at
+        and campaign.scheduled_at > timezone.now()
+        and campaign.account.backend_class.capabilities.native_scheduling
+    )
+
+
+def _sending_states(campaign: Campaign) -> tuple[str, ...]:
+    """The states in which the campaign's messages go out."""
+    return (State.RUNNING, State.SCHEDULED) if campaign.schedule_at_provider else (State.RUNNING,)
 
 
 def hold_outside_window(campaign: Campaign) -> int:
@@ -105,14 +123,16 @@ _CONTACT = ("contact__first_name", "contact__last_name", "contact__attributes")
 
 def claim(campaign: Campaign, limit: int) -> list[Message]:
     """Take up to ``limit`` due messages for this worker: pending to sending,
-    exactly once, under a fresh claim token."""
+    exactly once, under a fresh claim token. Handing a schedule to the
+    provider, every pending message is due (the provider holds it)."""
     now = timezone.now()
     token = uuid.uuid4()
     with transaction.atomic():
+        due = Message.objects.filter(campaign=campaign, status=Status.PENDING, is_test=False)
+        if not _hands_over(campaign):
+            due = due.exclude(not_before__gt=now)
         ids = list(
-            Message.objects.filter(campaign=campaign, status=Status.PENDING, is_test=False)
-            .exclude(not_before__gt=now)
-            .select_for_update(skip_locked=True)
+            due.select_for_update(skip_locked=True)
             .order_by("id")
             .values_list("id", flat=True)[:limit]
         )
@@ -219,7 +239,7 @@ def submit_messages(campaign: Campaign, messages: list[Message], *, live: bool =
         # key or a provider in trouble is found by one request, not eight.
         width = 1
         while index < len(chunks):
-            if live and not _still_sending(campaign.pk):
+            if live and not _still_sending(campaign):
                 release([m for rest in chunks[index:] for m in rest])
                 return submitted
             wave = _wave(chunks, index, account.throughput, width)
@@ -272,9 +292,9 @@ def _threads() -> ThreadPoolExecutor:
     return _pool
 
 
-def _still_sending(campaign_id: int) -> bool:
+def _still_sending(campaign: Campaign) -> bool:
     """Pause and cancel take effect between two waves of requests."""
-    return Campaign.objects.filter(pk=campaign_id, state=State.RUNNING).exists()
+    return Campaign.objects.filter(pk=campaign.pk, state__in=_sending_states(campaign)).exists()
 
 
 def _send(backend, campaign, chunk: list[Message], options):
@@ -461,7 +481,7 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
     campaign = Campaign.objects.select_related("account", "sender", "dlt_template", "window").get(
         pk=campaign_id
     )
-    if campaign.state != State.RUNNING:
+    if campaign.state != State.RUNNING and not _hands_over(campaign):
         return 0
     hold_outside_window(campaign)
     caps = campaign.account.backend_class.capabilities
@@ -474,7 +494,7 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
     submitted = 0
     while time.monotonic() < deadline:
         state = Campaign.objects.filter(pk=campaign_id).values_list("state", flat=True).first()
-        if state != State.RUNNING:  # paused or cancelled: stop at once
+        if state not in _sending_states(campaign):  # paused or cancelled: stop at once
             break
         campaign.consecutive_failures = Campaign.objects.filter(pk=campaign_id).values_list(
             "consecutive_failures", flat=True

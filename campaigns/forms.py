@@ -5,6 +5,7 @@ from contacts.models import ContactList, Segment
 from contacts.phones import InvalidNumber, country_choices, normalise
 from providers.models import ProviderAccount
 
+from . import compose
 from .models import Approval, Campaign, DeliveryWindow, DLTTemplate, SenderID
 
 
@@ -22,6 +23,7 @@ class CampaignForm(forms.ModelForm):
             "exclude_lists",
             "window",
             "scheduled_at",
+            "schedule_at_provider",
             "keep_gsm7",
             "flash",
             "validity_minutes",
@@ -47,6 +49,7 @@ class CampaignForm(forms.ModelForm):
             "validity_minutes": "Validity (minutes)",
             "campaign_ref": "Campaign reference",
             "keep_gsm7": "Replace special characters with plain look-alikes (cheaper GSM-7)",
+            "schedule_at_provider": "Hand the schedule to the provider",
             "flash": "Flash SMS (shown on screen, not stored)",
             "language_code": "Language code",
         }
@@ -55,6 +58,11 @@ class CampaignForm(forms.ModelForm):
             "versions in every message, so it goes as GSM-7: more characters per part.",
             "transliteration": "Where the provider supports it, e.g. TURKISH or GREEK.",
             "callback_data": "Returned with each delivery report, where the provider supports it.",
+            "schedule_at_provider": "On launch the messages go to the provider with the send "
+            "time, and the provider sends them then, even if smsportal is down at that time. "
+            "Such a campaign cannot be paused, and cancelling stops what the provider already "
+            "holds only where it can cancel. For accounts whose provider schedules (Infobip, "
+            "Infopromo, voip-communications); no delivery window.",
         }
 
     # Provider options: shown folded away, every provider uses the ones it has.
@@ -109,6 +117,17 @@ class CampaignForm(forms.ModelForm):
         data = super().clean()
         if not data.get("lists") and not data.get("segments"):
             self.add_error("lists", "Choose at least one list or segment to send to.")
+        if data.get("schedule_at_provider"):
+            problems = compose.provider_schedule_problems(
+                Campaign(
+                    schedule_at_provider=True,
+                    account=data.get("account"),
+                    scheduled_at=data.get("scheduled_at"),
+                    window=data.get("window"),
+                )
+            )
+            for problem in problems:
+                self.add_error("schedule_at_provider", problem)
         included = set(data.get("lists") or [])
         excluded = set(data.get("exclude_lists") or [])
         if included and included <= excluded:

@@ -241,6 +241,11 @@ class Campaign(models.Model):
     # Contacts matching a segment's conditions when the campaign launches.
     segments = models.ManyToManyField("contacts.Segment", blank=True, related_name="campaigns")
     scheduled_at = models.DateTimeField(null=True, blank=True)
+    # Submit the messages on launch with the send time, for the provider to
+    # hold (only where its backend schedules natively): they go out on time
+    # even if smsportal is down then, but cannot be paused, and are cancelled
+    # only where the provider can cancel.
+    schedule_at_provider = models.BooleanField(default=False)
     # Replace characters that have GSM-7 look-alikes (smart quotes, dashes,
     # accents) in every rendered message, so it goes as GSM-7 and costs less.
     keep_gsm7 = models.BooleanField(default=False)
@@ -290,6 +295,11 @@ class Campaign(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.state == self.State.DRAFT
+
+    @property
+    def held_at_provider(self) -> bool:
+        """Scheduled, with its messages handed to the provider ahead."""
+        return self.schedule_at_provider and self.state == self.State.SCHEDULED
 
     @property
     def is_active(self) -> bool:

@@ -198,3 +198,13 @@ def error_reasons(campaign_id: int, *, latest: int = 2000) -> list[dict]:
         .annotate(n=Count("id"))
         .order_by("-n")[:20]
     )
+
+
+def held_at_provider(campaign) -> int:
+    """Messages the provider accepted to send later (a schedule handed to
+    it) whose time has not come."""
+    from django.utils import timezone
+
+    return Message.objects.filter(
+        campaign=campaign, status=Status.ACCEPTED, not_before__gt=timezone.now()
+    ).count()

@@ -159,6 +159,13 @@ def campaign_pause(*, campaign: Campaign, user, reason: str = "") -> Campaign:
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         _transition(campaign, (State.RUNNING, State.SCHEDULED), "paused")
+        if user is not None and campaign.held_at_provider:
+            # The engine may still pause the hand-over when the provider
+            # fails; a person could only believe the messages were held.
+            raise CampaignError(
+                "Its messages are handed to the provider, which sends them at the scheduled "
+                "time: a pause would not hold them. Cancel the campaign instead."
+            )
         campaign.state = State.PAUSED
         campaign.pause_reason = reason or (f"Paused by {user}" if user else "Paused")
         campaign.save(update_fields=["state", "pause_reason", "updated_at"])

@@ -3,6 +3,7 @@ never one message per task, and are safe to run twice."""
 
 from celery import shared_task
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 
 from . import dispatch, services
@@ -18,7 +19,10 @@ def materialise_campaign(campaign_id: int) -> None:
 @shared_task(ignore_result=True)
 def dispatch_campaign(campaign_id: int) -> None:
     submitted = dispatch.dispatch(campaign_id)
-    if submitted and Campaign.objects.filter(pk=campaign_id, state=Campaign.State.RUNNING).exists():
+    sending = Q(state=Campaign.State.RUNNING) | Q(
+        state=Campaign.State.SCHEDULED, schedule_at_provider=True
+    )
+    if submitted and Campaign.objects.filter(sending, pk=campaign_id).exists():
         # More may be waiting: hand over to a fresh task rather than hold a
         # worker forever.
         dispatch_campaign.delay(campaign_id)

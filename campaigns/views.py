@@ -358,8 +358,17 @@ def campaign_resume(request, pk):
 @require_POST
 def campaign_cancel(request, pk):
     def cancel(campaign):
+        held = selectors.held_at_provider(campaign)
         n = services.campaign_cancel(campaign=campaign, user=request.user)
-        return f"Cancelled; {n} message(s) will not be sent."
+        text = f"Cancelled; {n} message(s) will not be sent."
+        if held and campaign.account.backend_class.capabilities.cancel:
+            text += f" {held:,} already with the provider are being cancelled there."
+        elif held:
+            text += (
+                f" {held:,} already with the provider cannot be cancelled there and go out "
+                "at the scheduled time."
+            )
+        return text
 
     return _action(request, pk, cancel)
 

@@ -210,6 +210,22 @@ def test_a_schedule_is_typed_in_the_users_time_zone(manager_client, sandbox, sen
     assert f"scheduled {tomorrow:%Y-%m-%d} 09:30 IST" in page
 
 
+def test_handing_the_schedule_to_a_provider_that_cannot_hold_one_is_refused(
+    manager_client, sandbox, sender, customers
+):
+    # The sandbox does not schedule; no time and a window are refused too.
+    window = DeliveryWindow(
+        name="Office", days=[0, 1, 2, 3, 4], start_time=dt.time(9), end_time=dt.time(18)
+    )
+    window.save()
+    data = composer_data(sandbox, sender, customers, schedule_at_provider="on", window=window.pk)
+    page = manager_client.post(reverse("campaigns:create"), data).content.decode()
+    assert "cannot hold a schedule; let smsportal hold it instead" in page
+    assert "needs a send time" in page
+    assert "choose one or the other" in page
+    assert not Campaign.objects.exists()
+
+
 def test_an_analyst_can_neither_compose_nor_preview(client, analyst, draft):
     client.force_login(analyst)
     assert client.get(reverse("campaigns:create")).status_code == 403

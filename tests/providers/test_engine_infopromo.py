@@ -310,3 +310,32 @@ def test_the_providers_part_count_is_kept_and_counted(portal, manager):
     assert {row["sms_count"] for row in handler.messages.values()} == {1}
     assert {m.segments for m in by_phone(campaign).values()} == {1}
     assert_counters_match(campaign)
+
+
+# -- a schedule handed to the provider ------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", KINDS)
+def test_a_schedule_handed_over_goes_with_schedule_time_and_stays_there(
+    portal, manager, client, variant
+):
+    from django.urls import reverse
+
+    handler, base_url = portal
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)).replace(second=0, microsecond=0)
+    campaign = setup(base_url, variant)
+    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=at, schedule_at_provider=True)
+    campaign = launch(Campaign.objects.get(pk=campaign.pk), manager)
+
+    [call] = sends(handler)
+    assert sent_fields(call)["schedule_time"] == at.strftime("%Y-%m-%d %H:%M")
+    assert campaign.state == Campaign.State.SCHEDULED
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+
+    # Infopromo cannot cancel a scheduled SMS: the user is told so.
+    client.force_login(manager)
+    response = client.post(reverse("campaigns:cancel", args=[campaign.pk]), follow=True)
+    page = response.content.decode()
+    assert "3 already with the provider cannot be cancelled there" in page
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.CANCELLED
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}

@@ -235,3 +235,52 @@ def test_a_stop_reply_suppresses_the_number_for_the_next_campaign(provider, mana
     [(_, sent)] = calls(handler, "sms/send")
     assert sorted(sent["to"].split(",")) == ["12812345671", "12812345679"]
     assert_counters_match(second)
+
+
+# -- a schedule handed to the provider ------------------------------------------------
+
+
+def test_a_schedule_handed_over_goes_out_now_with_delivery_date_and_cancels_there(
+    provider, manager, client
+):
+    from django.urls import reverse
+
+    from campaigns.models import Message
+
+    handler, base_url = provider
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)).replace(second=0, microsecond=0)
+    campaign = setup(base_url)
+    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=at, schedule_at_provider=True)
+    campaign = launch(Campaign.objects.get(pk=campaign.pk), manager)
+
+    # Submitted on launch, with the time for the provider to send them at.
+    [(_, form)] = calls(handler, "sms/send")
+    assert form["delivery_date"] == at.strftime("%Y-%m-%d %H:%M")
+    assert campaign.state == Campaign.State.SCHEDULED
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+    assert {e["status"] for e in handler.log} == {"SCHEDULED"}
+
+    # A person cannot pause what the provider holds; cancelling reaches it.
+    client.force_login(manager)
+    response = client.post(reverse("campaigns:pause", args=[campaign.pk]), follow=True)
+    assert "Cancel the campaign instead" in response.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.SCHEDULED
+    response = client.post(reverse("campaigns:cancel", args=[campaign.pk]), follow=True)
+    assert "3 already with the provider are being cancelled there" in response.content.decode()
+    assert len(calls(handler, "sms/delete")) == 3
+    assert {e["status"] for e in handler.log} == {"DELETED"}
+    assert set(statuses(campaign).values()) == {Status.CANCELLED}
+    assert Message.objects.filter(campaign=campaign, not_before=at).count() == 3
+    assert_counters_match(Campaign.objects.get(pk=campaign.pk))
+
+
+def test_without_handing_over_the_schedule_is_held_here(provider, manager):
+    handler, base_url = provider
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+    campaign = setup(base_url)
+    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=at)
+    campaign = launch(Campaign.objects.get(pk=campaign.pk), manager)
+    assert campaign.state == Campaign.State.SCHEDULED
+    assert calls(handler, "sms/send") == []
+    assert set(statuses(campaign).values()) == {Status.PENDING}
