@@ -720,6 +720,10 @@ def run_import(
     try:
         now = timezone.now()
         with transaction.atomic(), connection.cursor() as cursor:
+            if stage.vendor == "postgresql":
+                # Sorting and hashing a million staged rows fits in memory
+                # with this; the default spills them to disk in batches.
+                cursor.execute("SET LOCAL work_mem = %s", [settings.CONTACT_IMPORT_WORK_MEM])
             _dedupe(cursor, stage.vendor)
             if suppress:
                 summary.added = _merge_suppressions(

@@ -221,6 +221,8 @@ SANDBOX_REPORT_DELAY = env.float("SANDBOX_REPORT_DELAY", default=2.0)
 CONTACT_IMPORT_DIR = env.str("CONTACT_IMPORT_DIR", default=str(VAR_DIR / "imports"))
 CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
 CONTACT_IMPORT_PROCESSES = env.int("CONTACT_IMPORT_PROCESSES", default=0)
+# PostgreSQL work_mem for an import's merge (one transaction at a time).
+CONTACT_IMPORT_WORK_MEM = env.str("CONTACT_IMPORT_WORK_MEM", default="256MB")
 # Reply keywords that opt a number out.
 STOP_KEYWORDS = env.list(
     "STOP_KEYWORDS", default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
