@@ -121,14 +121,18 @@ _CLAIMED = (
 _CONTACT = ("contact__first_name", "contact__last_name", "contact__attributes")
 
 
-def claim(campaign: Campaign, limit: int) -> list[Message]:
+def claim(campaign: Campaign, limit: int, *, after: int = 0) -> list[Message]:
     """Take up to ``limit`` due messages for this worker: pending to sending,
-    exactly once, under a fresh claim token. Handing a schedule to the
-    provider, every pending message is due (the provider holds it)."""
+    exactly once, under a fresh claim token, in id order from just after
+    ``after`` (the last id of this worker's previous claim: the index entries
+    of rows claimed before are skipped, not walked). Handing a schedule to
+    the provider, every pending message is due (the provider holds it)."""
     now = timezone.now()
     token = uuid.uuid4()
     with transaction.atomic():
-        due = Message.objects.filter(campaign=campaign, status=Status.PENDING, is_test=False)
+        due = Message.objects.filter(
+            campaign=campaign, status=Status.PENDING, is_test=False, id__gt=after
+        )
         if not _hands_over(campaign):
             due = due.exclude(not_before__gt=now)
         ids = list(
@@ -492,6 +496,9 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
         max(1, 2 * campaign.account.throughput),
     )
     submitted = 0
+    # Each pass walks the queue once; what goes back to pending behind it
+    # (a retry, a recovered message) is for the next pass.
+    after = 0
     while time.monotonic() < deadline:
         state = Campaign.objects.filter(pk=campaign_id).values_list("state", flat=True).first()
         if state not in _sending_states(campaign):  # paused or cancelled: stop at once
@@ -499,9 +506,10 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
         campaign.consecutive_failures = Campaign.objects.filter(pk=campaign_id).values_list(
             "consecutive_failures", flat=True
         )[0]
-        messages = claim(campaign, batch)
+        messages = claim(campaign, batch, after=after)
         if not messages:
             break
+        after = messages[-1].id
         submit_messages(campaign, messages)
         submitted += len(messages)
     from .services import campaign_complete_if_done

@@ -430,11 +430,13 @@ class Message(models.Model):
             models.Index(
                 fields=["campaign"], condition=models.Q(is_test=True), name="message_tests"
             ),
-            # The dispatch queue: only pending rows, which are few at any time.
+            # The dispatch queue: pending rows in id order, which a worker
+            # walks from just after its previous claim (claimed rows leave
+            # dead entries behind them until vacuum).
             models.Index(
-                fields=["campaign", "not_before", "id"],
+                fields=["campaign", "id"],
                 condition=models.Q(status="pending"),
-                name="message_pending_queue",
+                name="message_pending_by_id",
             ),
             models.Index(
                 fields=["submitted_at"],

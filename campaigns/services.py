@@ -303,9 +303,13 @@ def cancelled_at_provider(campaign: Campaign, provider_ids: list[str]) -> int:
     """Record the messages the provider confirmed it cancelled."""
     from .delivery import Update, apply_updates
 
-    ids = Message.objects.filter(
-        campaign=campaign, account=campaign.account, provider_message_id__in=provider_ids
-    ).values_list("id", flat=True)
+    ids = (
+        Message.objects.filter(
+            campaign=campaign, account=campaign.account, provider_message_id__in=provider_ids
+        )
+        .exclude(provider_message_id="")
+        .values_list("id", flat=True)
+    )
     return apply_updates(
         [
             Update(i, Status.CANCELLED, kind="note", error_description="Cancelled at the provider")
