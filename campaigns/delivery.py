@@ -15,7 +15,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -58,6 +58,32 @@ _FIELDS = [
 ]
 
 
+class _Locked:
+    """A message row as the status path reads and writes it."""
+
+    __slots__ = ("id", "campaign_id", "account_id", "country", "estimated_cost", *_FIELDS)
+
+    def __init__(self, *values):
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+class Event(NamedTuple):
+    """A history row to append (see insert_events)."""
+
+    message_id: int | None
+    account_id: int
+    provider_message_id: str
+    kind: str
+    status: str
+    applied: bool
+    payload: Any
+
+
 def apply_updates(updates: list[Update]) -> int:
     """Apply status updates; returns how many messages changed status."""
     if not updates:
@@ -68,12 +94,14 @@ def apply_updates(updates: list[Update]) -> int:
     now = timezone.now()
     changed_status = 0
     with transaction.atomic():
-        messages = list(
-            Message.objects.select_for_update()
+        # Plain rows, not model instances: a batch holds thousands.
+        messages = [
+            _Locked(*row)
+            for row in Message.objects.select_for_update()
             .filter(id__in=list(by_id))
             .order_by("id")
-            .only("id", "campaign_id", "account_id", "country", *_FIELDS, "estimated_cost")
-        )
+            .values_list(*_Locked.__slots__)
+        ]
         events, dirty = [], []
         deltas = Deltas()
         for message in messages:
@@ -84,15 +112,14 @@ def apply_updates(updates: list[Update]) -> int:
                 applied = _apply_one(message, update, now)
                 touched = touched or applied
                 events.append(
-                    MessageEvent(
-                        message_id=message.id,
-                        account_id=message.account_id,
-                        provider_message_id=update.provider_message_id
-                        or message.provider_message_id,
-                        kind=update.kind,
-                        status=update.status,
-                        applied=applied,
-                        payload=_jsonable(update.payload),
+                    Event(
+                        message.id,
+                        message.account_id,
+                        update.provider_message_id or message.provider_message_id,
+                        update.kind,
+                        update.status,
+                        applied,
+                        _jsonable(update.payload),
                     )
                 )
             if not touched:
@@ -217,13 +244,30 @@ _EVENT_COLUMNS = [
 ]
 
 
-def insert_events(events: list[MessageEvent], chunk: int = 5000) -> None:
-    """Append history rows. On PostgreSQL one INSERT … SELECT FROM unnest per
-    chunk (an array parameter per column); elsewhere bulk_create."""
+def insert_events(events: list[Event | MessageEvent], chunk: int = 5000) -> None:
+    """Append history rows (Events, or unsaved MessageEvents). On PostgreSQL
+    one INSERT … SELECT FROM unnest per chunk (an array parameter per
+    column); elsewhere bulk_create."""
     if not events:
         return
     if connection.vendor != "postgresql":
-        MessageEvent.objects.bulk_create(events, batch_size=1000)
+        MessageEvent.objects.bulk_create(
+            (
+                e
+                if isinstance(e, MessageEvent)
+                else MessageEvent(
+                    message_id=e.message_id,
+                    account_id=e.account_id,
+                    provider_message_id=e.provider_message_id,
+                    kind=e.kind,
+                    status=e.status,
+                    applied=e.applied,
+                    payload=e.payload,
+                )
+                for e in events
+            ),
+            batch_size=1000,
+        )
         return
     table = connection.ops.quote_name(MessageEvent._meta.db_table)
     names = [name for name, _ in _EVENT_COLUMNS]
