@@ -196,6 +196,17 @@ class ContactImport(models.Model):
         return self.original_name
 
     @property
+    def took(self) -> str:
+        """How long the import ran, as a person says it ("31 seconds")."""
+        if not (self.started_at and self.finished_at):
+            return ""
+        seconds = max(0, round((self.finished_at - self.started_at).total_seconds()))
+        if seconds < 120:
+            return f"{seconds} second{'' if seconds == 1 else 's'}"
+        minutes = round(seconds / 60)
+        return f"{minutes} minutes"
+
+    @property
     def is_active(self) -> bool:
         return self.state in (self.State.QUEUED, self.State.RUNNING)
 

@@ -1,11 +1,13 @@
 """The contact pages over HTTP, as each role uses them."""
 
 import csv
+import datetime as dt
 import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from campaigns.models import Message
 from contacts import services
@@ -325,3 +327,14 @@ def test_the_list_page_keeps_the_paste_form_and_pages_through_members(manager_cl
     page = manager_client.get(reverse("contacts:list", args=[contact_list.pk])).content.decode()
     assert 'name="numbers"' in page and "Add to list" in page
     assert "Next →" in page and "60 contact(s)" in page
+
+
+def test_an_import_says_how_long_it_took_in_words_people_use():
+    start = timezone.now()
+    job = ContactImport(started_at=start, finished_at=start + dt.timedelta(seconds=30.6))
+    assert job.took == "31 seconds"
+    job.finished_at = start + dt.timedelta(seconds=1)
+    assert job.took == "1 second"
+    job.finished_at = start + dt.timedelta(minutes=14, seconds=50)
+    assert job.took == "15 minutes"
+    assert ContactImport(started_at=start).took == ""
