@@ -168,10 +168,9 @@ def test_an_oversized_callback_is_refused_unread(client, infobip, sent):
 @pytest.fixture
 def no_worker(monkeypatch):
     """Callbacks queue their application, but no worker runs it yet."""
-    from providers import tasks
-
     from django.core.cache import cache
 
+    from providers import tasks
     from providers.services import DRAIN_FLAG
 
     queued = []
