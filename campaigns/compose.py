@@ -134,6 +134,31 @@ def provider_schedule_problems(campaign) -> list[str]:
     return problems
 
 
+def provider_list_problems(campaign, *, has_own_audience: bool) -> list[str]:
+    """Why the campaign cannot go to contact lists kept at the provider, if
+    it is to."""
+    if not campaign.provider_list_ids:
+        return []
+    problems = []
+    account = campaign.account
+    if account and not account.backend_class.capabilities.provider_side_lists:
+        problems.append(f"{account} cannot send to contact lists kept at its provider.")
+    if has_own_audience:
+        problems.append(
+            "Send either to smsportal's lists and segments or to the provider's lists, not both."
+        )
+    if placeholders(campaign.text or ""):
+        problems.append(
+            "The provider sends one text to its lists: placeholders cannot be filled in."
+        )
+    if campaign.window_id:
+        problems.append("A delivery window cannot be kept for the provider's lists.")
+    bad = [i for i in campaign.provider_list_ids if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", i)]
+    if bad:
+        problems.append(f"{bad[0][:40]!r} is not a list id (letters and digits).")
+    return problems
+
+
 def check(campaign: Campaign, *, sample_limit: int = 50_000) -> Check:
     """Everything that would make the campaign fail or be refused."""
     result = Check()
@@ -145,6 +170,11 @@ def check(campaign: Campaign, *, sample_limit: int = 50_000) -> Check:
     result.errors.extend(provider_schedule_problems(campaign))
     if not campaign.text.strip():
         result.errors.append("The message is empty.")
+    if campaign.provider_list_ids:
+        # The recipients are the provider's: nothing here to check them by.
+        own = campaign.pk is not None and (campaign.lists.exists() or campaign.segments.exists())
+        result.errors.extend(provider_list_problems(campaign, has_own_audience=own))
+        return result
     contacts = sendable(audience(campaign))
     indian = contacts.filter(country=INDIA)
     template = campaign.dlt_template

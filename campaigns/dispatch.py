@@ -487,6 +487,12 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
     )
     if campaign.state != State.RUNNING and not _hands_over(campaign):
         return 0
+    if campaign.provider_list_ids:
+        # Its recipients are the provider's: one request sends it all.
+        from .services import send_to_provider_lists
+
+        send_to_provider_lists(campaign.pk)
+        return 0
     hold_outside_window(campaign)
     caps = campaign.account.backend_class.capabilities
     # Claim no more than the account can send in about two seconds, so a

@@ -21,6 +21,7 @@ class CampaignForm(forms.ModelForm):
             "lists",
             "segments",
             "exclude_lists",
+            "provider_lists",
             "window",
             "scheduled_at",
             "schedule_at_provider",
@@ -50,6 +51,7 @@ class CampaignForm(forms.ModelForm):
             "campaign_ref": "Campaign reference",
             "keep_gsm7": "Replace special characters with plain look-alikes (cheaper GSM-7)",
             "schedule_at_provider": "Hand the schedule to the provider",
+            "provider_lists": "Or: contact lists kept at the provider",
             "flash": "Flash SMS (shown on screen, not stored)",
             "language_code": "Language code",
         }
@@ -58,6 +60,9 @@ class CampaignForm(forms.ModelForm):
             "versions in every message, so it goes as GSM-7: more characters per part.",
             "transliteration": "Where the provider supports it, e.g. TURKISH or GREEK.",
             "callback_data": "Returned with each delivery report, where the provider supports it.",
+            "provider_lists": "Their ids at the provider, comma-separated (Infopromo API v3), "
+            "instead of smsportal's lists: the provider sends one text to them, and the "
+            "campaign page shows the provider's counts.",
             "schedule_at_provider": "On launch the messages go to the provider with the send "
             "time, and the provider sends them then, even if smsportal is down at that time. "
             "Such a campaign cannot be paused, and cancelling stops what the provider already "
@@ -115,7 +120,20 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if not data.get("lists") and not data.get("segments"):
+        own_audience = bool(data.get("lists") or data.get("segments"))
+        if data.get("provider_lists"):
+            problems = compose.provider_list_problems(
+                Campaign(
+                    provider_lists=data["provider_lists"],
+                    account=data.get("account"),
+                    text=data.get("text") or "",
+                    window=data.get("window"),
+                ),
+                has_own_audience=own_audience,
+            )
+            for problem in problems:
+                self.add_error("provider_lists", problem)
+        elif not own_audience:
             self.add_error("lists", "Choose at least one list or segment to send to.")
         if data.get("schedule_at_provider"):
             problems = compose.provider_schedule_problems(

@@ -246,6 +246,15 @@ class Campaign(models.Model):
     # even if smsportal is down then, but cannot be paused, and are cancelled
     # only where the provider can cancel.
     schedule_at_provider = models.BooleanField(default=False)
+    # Instead of smsportal's lists: contact lists kept at the provider (their
+    # ids there, comma-separated), for accounts whose backend can send to
+    # them. The recipients are the provider's: no message rows here, and the
+    # figures are the provider's campaign view, refreshed by polling.
+    provider_lists = models.CharField(max_length=500, blank=True)
+    provider_campaign_uid = models.CharField(max_length=100, blank=True)
+    provider_sent_at = models.DateTimeField(null=True, blank=True)
+    provider_view = models.JSONField(default=dict, blank=True)
+    provider_view_at = models.DateTimeField(null=True, blank=True)
     # Replace characters that have GSM-7 look-alikes (smart quotes, dashes,
     # accents) in every rendered message, so it goes as GSM-7 and costs less.
     keep_gsm7 = models.BooleanField(default=False)
@@ -295,6 +304,10 @@ class Campaign(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.state == self.State.DRAFT
+
+    @property
+    def provider_list_ids(self) -> list[str]:
+        return [part.strip() for part in self.provider_lists.split(",") if part.strip()]
 
     @property
     def held_at_provider(self) -> bool:

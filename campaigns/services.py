@@ -3,6 +3,7 @@ campaign happens here, and is audit-logged with its user."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from .delivery import Deltas, bulk_status_change, grouped
 from .models import Approval, Campaign, CampaignCounter, DLTTemplate, Message, SenderID
 
 State = Campaign.State
+log = logging.getLogger(__name__)
 
 
 class CampaignError(Exception):
@@ -187,7 +189,19 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
         )
         campaign.pause_reason = ""
         campaign.consecutive_failures = 0
-        campaign.save(update_fields=["state", "pause_reason", "consecutive_failures", "updated_at"])
+        # A send to the provider's lists whose outcome was unclear is sent
+        # again only because a person resumes it (the pause said so).
+        if not campaign.provider_campaign_uid:
+            campaign.provider_sent_at = None
+        campaign.save(
+            update_fields=[
+                "state",
+                "pause_reason",
+                "consecutive_failures",
+                "provider_sent_at",
+                "updated_at",
+            ]
+        )
         # Backoffs from before the pause are over; windows are held again at
         # the next dispatch, and a scheduled campaign waits for its time.
         campaign.messages.filter(status=Status.PENDING).update(not_before=None)
@@ -462,3 +476,89 @@ def squash_counters() -> int:
 def validate_schedule(scheduled_at) -> None:
     if scheduled_at and scheduled_at <= timezone.now():
         raise ValidationError("The scheduled time is in the past.")
+
+
+# -- campaigns to contact lists kept at the provider ---------------------------------------
+
+
+def send_to_provider_lists(campaign_id: int) -> bool:
+    """Send a campaign whose recipients are the provider's own contact lists:
+    one request, never twice without a person saying so. The campaign is
+    completed once the provider took it; its figures then come from the
+    provider's campaign view (refresh_provider_view)."""
+    from providers.base import ProviderError
+
+    from .dispatch import send_options
+
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update(of=("self",))
+            .select_related("account", "sender", "dlt_template")
+            .get(pk=campaign_id)
+        )
+        if campaign.provider_sent_at or campaign.state not in (State.RUNNING, State.SCHEDULED):
+            return False
+        campaign.provider_sent_at = timezone.now()
+        campaign.save(update_fields=["provider_sent_at", "updated_at"])
+    backend = campaign.account.backend()
+    try:
+        answer = backend.send_to_provider_lists(
+            campaign.provider_list_ids,
+            compose.render_for(campaign, {}),
+            campaign.sender.value,
+            send_options(campaign),
+        )
+    except ProviderError as error:
+        reason = f"Paused: {error.message}"
+        if error.maybe_sent:
+            reason += (
+                " Whether the provider took the campaign is unclear: look in its portal; "
+                "resuming sends it again."
+            )
+        else:
+            Campaign.objects.filter(pk=campaign.pk).update(provider_sent_at=None)
+        campaign_pause(campaign=campaign, user=None, reason=reason)
+        return False
+    now = timezone.now()
+    uid = str(answer.get("uid") or "")[:100]
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        campaign.provider_campaign_uid = uid
+        campaign.provider_view = {"answer": answer}
+        campaign.provider_view_at = now
+        campaign.state = State.COMPLETED
+        campaign.completed_at = now
+        campaign.save(
+            update_fields=[
+                "provider_campaign_uid",
+                "provider_view",
+                "provider_view_at",
+                "state",
+                "completed_at",
+                "updated_at",
+            ]
+        )
+        audit.record(
+            "campaign.provider_lists_sent",
+            obj=campaign,
+            lists=campaign.provider_list_ids,
+            provider_campaign=uid,
+        )
+    return True
+
+
+def refresh_provider_view(campaign: Campaign) -> bool:
+    """Read the provider's figures for a campaign sent to its lists."""
+    from providers.base import ProviderError
+
+    if not campaign.provider_campaign_uid:
+        return False
+    try:
+        view = campaign.account.backend().view_campaign(campaign.provider_campaign_uid)
+    except ProviderError as error:
+        log.warning("provider view of campaign %s failed: %s", campaign.pk, error)
+        return False
+    Campaign.objects.filter(pk=campaign.pk).update(
+        provider_view=view, provider_view_at=timezone.now()
+    )
+    return True

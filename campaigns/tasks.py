@@ -1,6 +1,8 @@
 """Celery tasks: each fetches by id and calls a service. They move batches,
 never one message per task, and are safe to run twice."""
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.core.cache import cache
 from django.db.models import Q
@@ -73,3 +75,16 @@ def cancel_at_provider(campaign_id: int) -> None:
     )
     if ids:
         services.cancelled_at_provider(campaign, campaign.account.backend().cancel(ids))
+
+
+@shared_task(ignore_result=True)
+def refresh_provider_views() -> None:
+    """The provider's figures for campaigns sent to its lists, for two days
+    after sending."""
+    since = timezone.now() - timedelta(days=2)
+    for campaign in (
+        Campaign.objects.select_related("account")
+        .filter(provider_sent_at__gte=since)
+        .exclude(provider_campaign_uid="")
+    ):
+        services.refresh_provider_view(campaign)

@@ -188,6 +188,7 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-due": {"task": "campaigns.tasks.dispatch_due", "schedule": 5.0},
     "poll-statuses": {"task": "providers.tasks.poll_statuses", "schedule": 60.0},
     "apply-webhooks": {"task": "providers.tasks.apply_webhooks", "schedule": 10.0},
+    "provider-views": {"task": "campaigns.tasks.refresh_provider_views", "schedule": 60.0},
     "squash-counters": {"task": "campaigns.tasks.squash_counters", "schedule": 30.0},
 }
 # Seconds a stored provider callback waits before a worker applies it, so a

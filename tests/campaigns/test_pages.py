@@ -226,6 +226,24 @@ def test_handing_the_schedule_to_a_provider_that_cannot_hold_one_is_refused(
     assert not Campaign.objects.exists()
 
 
+def test_the_providers_lists_are_refused_where_they_cannot_be_sent_to(
+    manager_client, sandbox, sender, customers
+):
+    data = composer_data(
+        sandbox,
+        sender,
+        customers,
+        provider_lists="6415907d0d37a, bad id!",
+        text="Hi {{ first_name }}",
+    )
+    page = manager_client.post(reverse("campaigns:create"), data).content.decode()
+    assert "cannot send to contact lists kept at its provider" in page
+    assert "not both" in page
+    assert "placeholders cannot be filled in" in page
+    assert "is not a list id" in page
+    assert not Campaign.objects.exists()
+
+
 def test_an_analyst_can_neither_compose_nor_preview(client, analyst, draft):
     client.force_login(analyst)
     assert client.get(reverse("campaigns:create")).status_code == 403

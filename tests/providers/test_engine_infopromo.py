@@ -339,3 +339,77 @@ def test_a_schedule_handed_over_goes_with_schedule_time_and_stays_there(
     assert "3 already with the provider cannot be cancelled there" in page
     assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.CANCELLED
     assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+
+
+# -- a campaign to contact lists kept at the provider ------------------------------------
+
+
+def provider_list_campaign(base_url, list_ids, *, text=TEXT):
+    from tests.providers.fakes.engine import make_account as account_of
+
+    account = account_of(
+        "infopromo_v3", base_url, credentials={"api_token": TOKEN}, options={"currency": "EUR"}
+    )
+    campaign = Campaign.objects.create(
+        name="To the portal's lists",
+        text=text,
+        sender=make_sender("Shop", account),
+        account=account,
+        provider_lists=",".join(list_ids),
+    )
+    return campaign
+
+
+def test_a_campaign_to_the_providers_lists_goes_in_one_request_and_shows_its_figures(
+    manager, client
+):
+    from django.urls import reverse
+
+    from campaigns.tasks import refresh_provider_views
+    from smsportal.models import AuditLogEntry
+
+    handler = make_handler(
+        token=TOKEN,
+        lists={
+            "6415907d0d37a": ["4915112345601", "4915112345609"],
+            "6415907d0d7a6": ["4915112345602"],
+        },
+    )
+    with serve(handler) as base_url:
+        campaign = provider_list_campaign(base_url, ["6415907d0d37a", "6415907d0d7a6"])
+        campaign = launch(campaign, manager)
+
+        [call] = [c for c in handler.calls if c["path"].endswith("/sms/campaign")]
+        fields = dict(call["body"])
+        assert fields["contact_list_id"] == "6415907d0d37a,6415907d0d7a6"
+        assert (fields["sender_id"], fields["message"]) == ("Shop", TEXT)
+        assert campaign.state == Campaign.State.COMPLETED
+        assert campaign.provider_campaign_uid in handler.campaigns
+        # No recipients of ours: nothing in the message log.
+        assert not campaign.messages.exists()
+        assert AuditLogEntry.objects.filter(action="campaign.provider_lists_sent").exists()
+
+        refresh_provider_views()
+        campaign.refresh_from_db()
+        assert campaign.provider_view["stats"]["delivered"] == 2
+        assert campaign.provider_view["stats"]["undelivered"] == 1
+
+        client.force_login(manager)
+        page = client.get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
+        assert "Sent to the provider" in page
+        assert 'data-provider-count="delivered">2<' in page
+
+        # Dispatching again sends nothing more.
+        from campaigns import dispatch
+
+        dispatch.dispatch(campaign.pk)
+        assert len([c for c in handler.calls if c["path"].endswith("/sms/campaign")]) == 1
+
+
+def test_a_list_the_provider_does_not_know_pauses_with_its_words(manager):
+    handler = make_handler(token=TOKEN, lists={"6415907d0d37a": ["4915112345601"]})
+    with serve(handler) as base_url:
+        campaign = launch(provider_list_campaign(base_url, ["nope123"]), manager)
+    assert campaign.state == Campaign.State.PAUSED
+    assert "Contact list nope123 not found." in campaign.pause_reason
+    assert campaign.provider_sent_at is None
