@@ -156,15 +156,9 @@ class Bench:
 
     # -- Celery workers ----------------------------------------------------------------
 
-    def dispatch(self, campaign_id: int, kind: str, expected: int, timeout: float) -> dict:
-        """Send the campaign with a real Celery worker (two processes, as on
-        two cores) and count what arrives at the mock."""
-        from campaigns.tasks import dispatch_campaign
-        from smsportal.celery import app
-
-        self.mock(kind, "reset")
-        app.control.purge()
-        worker = self.stack.spawn(
+    def worker(self, log: str):
+        """A Celery worker with two processes, as on two cores."""
+        return self.stack.spawn(
             [
                 PYTHON,
                 "-m",
@@ -180,8 +174,18 @@ class Bench:
                 "--without-mingle",
                 "--without-heartbeat",
             ],
-            log="celery.log",
+            log=log,
         )
+
+    def dispatch(self, campaign_id: int, kind: str, expected: int, timeout: float) -> dict:
+        """Send the campaign with a real Celery worker (two processes, as on
+        two cores) and count what arrives at the mock."""
+        from campaigns.tasks import dispatch_campaign
+        from smsportal.celery import app
+
+        self.mock(kind, "reset")
+        app.control.purge()
+        worker = self.worker("celery.log")
         for _ in range(2):  # one task per worker process; each hands over to the next
             dispatch_campaign.delay(campaign_id)
         deadline = time.monotonic() + timeout
@@ -537,24 +541,7 @@ class Bench:
             duration=self.size["tool_seconds"],
         )
         app.control.purge()
-        worker = self.stack.spawn(
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "smsportal",
-                "worker",
-                "-l",
-                "warning",
-                "--concurrency",
-                "2",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            log="celery-6.log",
-        )
+        worker = self.worker("celery-6.log")
         # Each worker also sets up the callback path (the backend, the cache
         # and broker connections) on its first callback: warm it with reports
         # for message IDs nobody sent, which are kept as unknown.

@@ -19,45 +19,33 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default=os.environ.get("RUN_ADDR", "127.0.0.1:8000"))
         parser.add_argument("--concurrency", default="2")
 
+    @staticmethod
+    def _worker(queue: str, name: str, *extra: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "smsportal",
+            "worker",
+            "-l",
+            "info",
+            "-Q",
+            queue,
+            "-n",
+            f"{name}@%h",
+            *extra,
+        ]
+
     def handle(self, *args, addr, concurrency, **options):
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
         commands = {
             "web": [python, manage, "runserver", addr, "--noreload"],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "smsportal",
-                "worker",
-                "-l",
-                "info",
-                "-Q",
-                "celery",
-                "-n",
-                "tasks@%h",
-                "--concurrency",
-                concurrency,
-            ],
+            "worker": self._worker("celery", "tasks", "--concurrency", concurrency),
             # Imports run one at a time in a worker of their own, whose
             # process may start the import's normalising processes.
-            "imports": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "smsportal",
-                "worker",
-                "-l",
-                "info",
-                "-Q",
-                "imports",
-                "-n",
-                "imports@%h",
-                "-P",
-                "solo",
-            ],
+            "imports": self._worker("imports", "imports", "-P", "solo"),
             "beat": [
                 python,
                 "-m",
