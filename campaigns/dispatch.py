@@ -74,11 +74,6 @@ def _hands_over(campaign: Campaign) -> bool:
     )
 
 
-def _sending_states(campaign: Campaign) -> tuple[str, ...]:
-    """The states in which the campaign's messages go out."""
-    return (State.RUNNING, State.SCHEDULED) if campaign.schedule_at_provider else (State.RUNNING,)
-
-
 def hold_outside_window(campaign: Campaign) -> int:
     """Pending messages whose delivery window is closed wait until it opens
     (their ``not_before`` moves), so claims only see sendable rows."""
@@ -298,7 +293,7 @@ def _threads() -> ThreadPoolExecutor:
 
 def _still_sending(campaign: Campaign) -> bool:
     """Pause and cancel take effect between two waves of requests."""
-    return Campaign.objects.filter(pk=campaign.pk, state__in=_sending_states(campaign)).exists()
+    return Campaign.objects.filter(pk=campaign.pk, state__in=campaign.sending_states).exists()
 
 
 def _send(backend, campaign, chunk: list[Message], options):
@@ -507,7 +502,7 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
     after = 0
     while time.monotonic() < deadline:
         state = Campaign.objects.filter(pk=campaign_id).values_list("state", flat=True).first()
-        if state not in _sending_states(campaign):  # paused or cancelled: stop at once
+        if state not in campaign.sending_states:  # paused or cancelled: stop at once
             break
         campaign.consecutive_failures = Campaign.objects.filter(pk=campaign_id).values_list(
             "consecutive_failures", flat=True

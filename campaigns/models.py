@@ -310,6 +310,14 @@ class Campaign(models.Model):
         return [part.strip() for part in self.provider_lists.split(",") if part.strip()]
 
     @property
+    def sending_states(self) -> tuple[str, ...]:
+        """The states in which the campaign's messages go out (a schedule
+        handed to the provider is sent ahead, while still scheduled)."""
+        if self.schedule_at_provider:
+            return (self.State.RUNNING, self.State.SCHEDULED)
+        return (self.State.RUNNING,)
+
+    @property
     def held_at_provider(self) -> bool:
         """Scheduled, with its messages handed to the provider ahead."""
         return self.schedule_at_provider and self.state == self.State.SCHEDULED

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.core.cache import cache
-from django.db.models import Q
 from django.utils import timezone
 
 from . import dispatch, services
@@ -21,10 +20,8 @@ def materialise_campaign(campaign_id: int) -> None:
 @shared_task(ignore_result=True)
 def dispatch_campaign(campaign_id: int) -> None:
     submitted = dispatch.dispatch(campaign_id)
-    sending = Q(state=Campaign.State.RUNNING) | Q(
-        state=Campaign.State.SCHEDULED, schedule_at_provider=True
-    )
-    if submitted and Campaign.objects.filter(sending, pk=campaign_id).exists():
+    campaign = Campaign.objects.filter(pk=campaign_id).only("state", "schedule_at_provider").first()
+    if submitted and campaign and campaign.state in campaign.sending_states:
         # More may be waiting: hand over to a fresh task rather than hold a
         # worker forever.
         dispatch_campaign.delay(campaign_id)
