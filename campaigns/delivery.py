@@ -244,29 +244,14 @@ _EVENT_COLUMNS = [
 ]
 
 
-def insert_events(events: list[Event | MessageEvent], chunk: int = 5000) -> None:
-    """Append history rows (Events, or unsaved MessageEvents). On PostgreSQL
-    one INSERT … SELECT FROM unnest per chunk (an array parameter per
-    column); elsewhere bulk_create."""
+def insert_events(events: list[Event], chunk: int = 5000) -> None:
+    """Append history rows. On PostgreSQL one INSERT … SELECT FROM unnest per
+    chunk (an array parameter per column); elsewhere bulk_create."""
     if not events:
         return
     if connection.vendor != "postgresql":
         MessageEvent.objects.bulk_create(
-            (
-                e
-                if isinstance(e, MessageEvent)
-                else MessageEvent(
-                    message_id=e.message_id,
-                    account_id=e.account_id,
-                    provider_message_id=e.provider_message_id,
-                    kind=e.kind,
-                    status=e.status,
-                    applied=e.applied,
-                    payload=e.payload,
-                )
-                for e in events
-            ),
-            batch_size=1000,
+            (MessageEvent(**e._asdict()) for e in events), batch_size=1000
         )
         return
     table = connection.ops.quote_name(MessageEvent._meta.db_table)

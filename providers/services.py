@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from campaigns.delivery import Update, apply_updates, insert_events
+from campaigns.delivery import Event, Update, apply_updates, insert_events
 from campaigns.models import Message, MessageEvent
 from contacts.models import Suppression
 from contacts.phones import InvalidNumber, normalise
@@ -193,13 +193,14 @@ def ingest_reports(account: ProviderAccount, reports: list[StatusReport], *, kin
     for index, r in enumerate(reports):
         if index not in matched:
             unknown.append(
-                MessageEvent(
-                    account=account,
-                    provider_message_id=r.provider_message_id or r.ref,
-                    kind=kind,
-                    status=r.status,
-                    applied=False,
-                    payload=r.raw if isinstance(r.raw, dict | list) else {"raw": str(r.raw)},
+                Event(
+                    None,
+                    account.pk,
+                    r.provider_message_id or r.ref,
+                    kind,
+                    r.status,
+                    False,
+                    r.raw if isinstance(r.raw, dict | list) else {"raw": str(r.raw)},
                 )
             )
             continue
