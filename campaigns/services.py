@@ -139,8 +139,9 @@ def materialise(campaign_id: int) -> int:
             account.default_price,
             segments,
             account.currency,
-            campaign.scheduled_at,
-            now,
+            # Raw SQL: as the ORM would store them (SQLite keeps text).
+            connection.ops.adapt_datetimefield_value(campaign.scheduled_at),
+            connection.ops.adapt_datetimefield_value(now),
             account.pk,
             *audience_params,
         ]

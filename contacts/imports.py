@@ -718,7 +718,8 @@ def run_import(
             stage.drop()
             raise
     try:
-        now = timezone.now()
+        # Raw SQL below: stored as the ORM would store it (SQLite keeps text).
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
         with transaction.atomic(), connection.cursor() as cursor:
             if stage.vendor == "postgresql":
                 # Sorting and hashing a million staged rows fits in memory

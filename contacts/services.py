@@ -414,11 +414,12 @@ def segment_to_list(*, segment: Segment, name: str, user) -> ContactList:
         )
         sql, params = segments.contact_ids(segment).query.sql_with_params()
         table = ListMembership._meta.db_table
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (contact_list_id, contact_id, added_at) "  # noqa: S608
                 f"SELECT %s, picked.id, %s FROM ({sql}) picked",
-                [contact_list.pk, timezone.now(), *params],
+                [contact_list.pk, now, *params],
             )
     return contact_list
 

@@ -71,7 +71,7 @@ def accept_webhook(account: ProviderAccount, request: WebhookRequest) -> Webhook
                 json.dumps(request.headers),
                 request.event[:64],
                 len(result.reports) + len(result.inbound),
-                timezone.now(),
+                connection.ops.adapt_datetimefield_value(timezone.now()),
             ],
         )
     schedule_stored_webhooks()
