@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from providers.status import Status
 
@@ -202,9 +203,10 @@ def error_reasons(campaign_id: int, *, latest: int = 2000) -> list[dict]:
 
 def held_at_provider(campaign) -> int:
     """Messages the provider accepted to send later (a schedule handed to
-    it) whose time has not come."""
-    from django.utils import timezone
-
+    it) whose time has not come. Only such a campaign has any: others are
+    not counted through."""
+    if not campaign.schedule_at_provider:
+        return 0
     return Message.objects.filter(
         campaign=campaign, status=Status.ACCEPTED, not_before__gt=timezone.now()
     ).count()
