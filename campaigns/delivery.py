@@ -233,15 +233,9 @@ def _write_values(model, rows, model_fields, chunk) -> None:
             )
 
 
-_EVENT_COLUMNS = [
-    ("message_id", "bigint[]"),
-    ("account_id", "bigint[]"),
-    ("provider_message_id", "text[]"),
-    ("kind", "text[]"),
-    ("status", "text[]"),
-    ("applied", "boolean[]"),
-    ("payload", "text[]"),
-]
+# The PostgreSQL array type of each Event field, in order; the payload
+# travels as text and is cast to jsonb.
+_EVENT_TYPES = ("bigint[]", "bigint[]", "text[]", "text[]", "text[]", "boolean[]", "text[]")
 
 
 def insert_events(events: list[Event], chunk: int = 5000) -> None:
@@ -255,8 +249,8 @@ def insert_events(events: list[Event], chunk: int = 5000) -> None:
         )
         return
     table = connection.ops.quote_name(MessageEvent._meta.db_table)
-    names = [name for name, _ in _EVENT_COLUMNS]
-    unnest = ", ".join(f"%b::{kind}" for _, kind in _EVENT_COLUMNS)
+    names = Event._fields
+    unnest = ", ".join(f"%b::{kind}" for kind in _EVENT_TYPES)
     select = ", ".join(f"v.{name}" for name in names[:-1])
     sql = (
         f"INSERT INTO {table} ({', '.join(names)}, created_at) "
@@ -265,17 +259,9 @@ def insert_events(events: list[Event], chunk: int = 5000) -> None:
     now = timezone.now()
     with array_cursor() as cursor:
         for start in range(0, len(events), chunk):
-            part = events[start : start + chunk]
-            params = [
-                [e.message_id for e in part],
-                [e.account_id for e in part],
-                [e.provider_message_id for e in part],
-                [e.kind for e in part],
-                [e.status for e in part],
-                [e.applied for e in part],
-                [json.dumps(e.payload) for e in part],
-            ]
-            cursor.execute(sql, [now, *params])
+            columns = [list(column) for column in zip(*events[start : start + chunk], strict=True)]
+            columns[-1] = [json.dumps(payload) for payload in columns[-1]]
+            cursor.execute(sql, [now, *columns])
 
 
 def _apply_one(message: Message, update: Update, now: dt.datetime) -> bool:
