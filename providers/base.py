@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+
+from . import parallel
+
+log = logging.getLogger(__name__)
 
 # (connect, read) seconds for every outgoing provider call.
 DEFAULT_TIMEOUT = (5, 30)
@@ -269,6 +276,35 @@ class ProviderBackend:
         Raises ProviderError when the whole request failed."""
         raise NotImplementedError
 
+    # True when ``send_many`` keeps its requests in flight from one thread
+    # (so a wave may hold many more requests than there are connections).
+    many_at_once: ClassVar[bool] = False
+
+    def send_many(
+        self,
+        batches: Sequence[Sequence[OutboundSms]],
+        options: SendOptions,
+        *,
+        connections: int = 1,
+    ) -> list[list[SubmitResult] | ProviderError]:
+        """Submit several requests' worth of messages at once, one batch per
+        request, with up to ``connections`` requests in flight. Returns, per
+        batch in order, its results or the ProviderError that stands for
+        the request's failure. This default runs ``send_batch`` on threads."""
+        if len(batches) == 1 or connections <= 1:
+            return [self._send_catching(batch, options) for batch in batches]
+        pool = _threads(connections)
+        return list(pool.map(lambda batch: self._send_catching(batch, options), batches))
+
+    def _send_catching(self, batch, options) -> list[SubmitResult] | ProviderError:
+        try:
+            return self.send_batch(batch, options)
+        except ProviderError as error:
+            return error
+        except Exception as error:  # a bug in a backend: unclear, never resent
+            log.exception("backend %s crashed while sending", self.__class__.__name__)
+            return ProviderError(f"Internal error while sending: {error}", maybe_sent=True)
+
     def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
         """Turn a callback into reports and inbound messages. Raises
         WebhookRejected for anything malformed."""
@@ -364,9 +400,7 @@ class ProviderBackend:
         5xx and 429 raise a transient ProviderError; 401/403 a permanent one.
         Any other status is returned for the backend to read, because several
         providers put errors in 200 and 4xx bodies alike."""
-        url = self.url(path)
-        if urlsplit(url).netloc != urlsplit(self.base_url).netloc:
-            raise ProviderError(f"Refusing to call {url}: not the account's host.", permanent=True)
+        url = self._own_url(path)
         kwargs.setdefault("timeout", self.timeout)
         kwargs["allow_redirects"] = False
         try:
@@ -381,6 +415,62 @@ class ProviderBackend:
             ) from exc
         except requests.ConnectionError as exc:
             raise ProviderError(f"Could not connect to {self.label}.", code="connection") from exc
+        return self.checked(response)
+
+    def _own_url(self, path: str) -> str:
+        url = self.url(path)
+        if urlsplit(url).netloc != urlsplit(self.base_url).netloc:
+            raise ProviderError(f"Refusing to call {url}: not the account's host.", permanent=True)
+        return url
+
+    def prepare(
+        self, method: str, path: str, *, json_body: Any, headers: dict[str, str]
+    ) -> parallel.Call:
+        """A JSON call to the account's base URL for ``perform`` (the same
+        URL rule, body and headers as ``request`` would send)."""
+        body = json.dumps(json_body, allow_nan=False).encode()
+        headers = {"Content-Type": "application/json", "Accept": "*/*", **headers}
+        return parallel.Call(method, self._own_url(path), tuple(headers.items()), body)
+
+    def perform(
+        self, calls: Sequence[parallel.Call], *, connections: int
+    ) -> list[parallel.Answer | ProviderError]:
+        """Make many calls at once; per call its answer, checked as
+        ``request`` checks one, or the ProviderError it stands for."""
+        out: list[parallel.Answer | ProviderError] = []
+        for answer in parallel.perform(calls, timeout=self.timeout, connections=connections):
+            if isinstance(answer, parallel.TransportError):
+                out.append(self._transport_failure(answer))
+                continue
+            try:
+                out.append(self.checked(answer))
+            except ProviderError as error:
+                out.append(error)
+        return out
+
+    def _transport_failure(self, failure: parallel.TransportError) -> ProviderError:
+        if not failure.connected:
+            if failure.timed_out:
+                return ProviderError(
+                    f"Could not connect to {self.label} in time.", code="connection"
+                )
+            return ProviderError(f"Could not connect to {self.label}.", code="connection")
+        if failure.timed_out:
+            return ProviderError(
+                f"{self.label} did not answer in time.", code="timeout", maybe_sent=True
+            )
+        # The request went out on an open connection and no answer came: the
+        # provider may have taken it, so it is never resent blindly.
+        return ProviderError(
+            f"{self.label} closed the connection without answering ({failure.detail}).",
+            code="connection",
+            maybe_sent=True,
+        )
+
+    def checked(self, response):
+        """The status rules every provider call follows: 429 and 5xx are
+        transient errors, 401/403 and redirects permanent ones; any other
+        answer goes back to the backend to read."""
         if response.status_code == 429:
             raise ProviderError(
                 f"{self.label} is rate-limiting us (HTTP 429).",
@@ -436,7 +526,23 @@ class ProviderBackend:
             ) from exc
 
 
-def _retry_after(response: requests.Response) -> float | None:
+_pool: ThreadPoolExecutor | None = None
+_pool_key: tuple[int, int] = (0, 0)
+
+
+def _threads(width: int) -> ThreadPoolExecutor:
+    """Threads for provider requests, made in the process that uses them (a
+    forked worker does not inherit working threads)."""
+    global _pool, _pool_key
+    if _pool is None or _pool_key != (os.getpid(), width):
+        if _pool is not None and _pool_key[0] == os.getpid():
+            _pool.shutdown(wait=False)
+        _pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="submit")
+        _pool_key = (os.getpid(), width)
+    return _pool
+
+
+def _retry_after(response) -> float | None:
     value = response.headers.get("Retry-After", "")
     try:
         return max(0.0, float(value))

@@ -13,8 +13,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import requests
-
 from providers.base import (
     Capabilities,
     CredentialField,
@@ -114,9 +112,47 @@ class SendsmsBackend(ProviderBackend):
 
     # -- sending -------------------------------------------------------------
 
+    # Each message is its own request: many go out at once over keep-alive
+    # connections (see providers.parallel) when a campaign sends.
+    many_at_once = True
+
     def send_batch(
         self, messages: Sequence[OutboundSms], options: SendOptions
     ) -> list[SubmitResult]:
+        self._check_batch(messages, options)
+        return [
+            self._result(message, self._post(self._payload(message, options)))
+            for message in messages
+        ]
+
+    def send_many(
+        self,
+        batches: Sequence[Sequence[OutboundSms]],
+        options: SendOptions,
+        *,
+        connections: int = 1,
+    ) -> list[list[SubmitResult] | ProviderError]:
+        results: list[list[SubmitResult] | ProviderError] = []
+        calls, waiting = [], []
+        for batch in batches:
+            try:
+                self._check_batch(batch, options)
+                calls.append(self._call(self._payload(batch[0], options)))
+            except ProviderError as error:
+                results.append(error)
+                continue
+            waiting.append(len(results))
+            results.append([])
+        for at, answer in zip(waiting, self.perform(calls, connections=connections), strict=True):
+            try:
+                if isinstance(answer, ProviderError):
+                    raise answer
+                results[at] = [self._result(batches[at][0], self._body(answer))]
+            except ProviderError as error:
+                results[at] = error
+        return results
+
+    def _check_batch(self, messages: Sequence[OutboundSms], options: SendOptions) -> None:
         if len(messages) > 1:
             raise ProviderError(
                 f"{self.label} takes one recipient per request.", permanent=True, code="batch"
@@ -128,10 +164,12 @@ class SendsmsBackend(ProviderBackend):
                 permanent=True,
                 code="campaign_ref",
             )
-        return [self._send_one(message, options) for message in messages]
 
-    def _send_one(self, message: OutboundSms, options: SendOptions) -> SubmitResult:
-        body = self._post({"action": "sendsms", **self._fields(message, options)})
+    def _payload(self, message: OutboundSms, options: SendOptions) -> dict[str, Any]:
+        return {"action": "sendsms", **self._fields(message, options)}
+
+    def _result(self, message: OutboundSms, body: dict[str, Any]) -> SubmitResult:
+        """What the provider's answer to one message's request says of it."""
         if _is_success(body):
             # A Success without a tracking-id still means the provider took
             # the message; failing here would send it a second time.
@@ -247,15 +285,16 @@ class SendsmsBackend(ProviderBackend):
         return endpoint + ("/" + path.lstrip("/") if path else "")
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
-        response = self.request(
-            "POST",
-            "",
-            json=payload,
-            headers={"x-api-key": str(self.credentials.get("api_key", ""))},
-        )
+        response = self.request("POST", "", json=payload, headers=self._key())
         return self._body(response)
 
-    def _body(self, response: requests.Response) -> dict[str, Any]:
+    def _call(self, payload: dict[str, Any]):
+        return self.prepare("POST", "", json_body=payload, headers=self._key())
+
+    def _key(self) -> dict[str, str]:
+        return {"x-api-key": str(self.credentials.get("api_key", ""))}
+
+    def _body(self, response) -> dict[str, Any]:
         body = self.json_of(response)
         if not isinstance(body, dict) or "status" not in body:
             raise ProviderError(
