@@ -11,11 +11,9 @@ never resends blindly.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
@@ -214,14 +212,23 @@ def _requests(messages: list[Message], caps, throughput: int) -> list[list[Messa
     return [group[i : i + size] for group in groups for i in range(0, len(group), size)]
 
 
-def submit_messages(campaign: Campaign, messages: list[Message], *, live: bool = True) -> int:
+def submit_messages(
+    campaign: Campaign,
+    messages: list[Message],
+    *,
+    live: bool = True,
+    widths: dict[int, int] | None = None,
+) -> int:
     """Submit claimed (status "sending") messages through each one's account
     backend and record what the provider said. Requests go out in waves of up
     to DISPATCH_PARALLEL_REQUESTS at once (never more messages in a wave than
     the account's rate), each wave recorded in one pass of the status path.
     With ``live`` (a campaign send, not a test), a pause, cancel or failover
     seen between waves stops at once and the rest go back to pending.
-    Returns how many were submitted."""
+    ``widths`` carries each account's wave width from one claim to the next
+    of the same dispatch run. Returns how many were submitted."""
+    if widths is None:
+        widths = {}
     options = send_options(campaign)
     submitted = 0
     by_account: dict[int, list[Message]] = defaultdict(list)
@@ -236,27 +243,48 @@ def submit_messages(campaign: Campaign, messages: list[Message], *, live: bool =
         index = 0
         # Start with one request and double while they succeed: a refused
         # key or a provider in trouble is found by one request, not eight.
-        width = 1
+        width = widths.get(account_id, 1)
+        widest = max(
+            1,
+            settings.DISPATCH_WAVE_REQUESTS
+            if backend.many_at_once
+            else settings.DISPATCH_PARALLEL_REQUESTS,
+        )
         while index < len(chunks):
             if live and not _still_sending(campaign):
                 release([m for rest in chunks[index:] for m in rest])
                 return submitted
             wave = _wave(chunks, index, account.throughput, width)
-            width = min(2 * width, max(1, settings.DISPATCH_PARALLEL_REQUESTS))
             index += len(wave)
             limiter.acquire(account.pk, account.throughput, sum(len(c) for c in wave))
             wave = [chunk for chunk in map(_still_ours, wave) if chunk]
             if not wave:
                 continue
+            started = time.monotonic()
             outcome = _submit_wave(campaign, account, backend, wave, options)
+            width = widths[account_id] = _next_width(width, time.monotonic() - started, widest)
             if outcome is not True:
                 # Stop this pass: the rest waits as long as the failed request
                 # must (backoff, Retry-After), or for good if the campaign
                 # stopped; it was not tried, so no attempt is counted.
                 release([m for rest in chunks[index:] for m in rest], not_before=outcome)
+                widths.pop(account_id, None)
                 return submitted + sum(len(c) for c in wave)
             submitted += sum(len(c) for c in wave)
     return submitted
+
+
+# A wave that took longer than this is halved next time: pause and cancel
+# are seen between waves, so a slow provider must not make them wait.
+WAVE_SECONDS = 0.5
+
+
+def _next_width(width: int, took: float, widest: int) -> int:
+    """Double while waves are quick, halve when one was slow (never below
+    the connections a wave goes out on: fewer would not be quicker)."""
+    if took > WAVE_SECONDS:
+        return max(min(width, settings.DISPATCH_PARALLEL_REQUESTS), width // 2, 1)
+    return min(2 * width, widest)
 
 
 def _wave(chunks: list[list[Message]], start: int, throughput: int, width: int):
@@ -275,53 +303,31 @@ def _wave(chunks: list[list[Message]], start: int, throughput: int, width: int):
     return wave
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-
-
-def _threads() -> ThreadPoolExecutor:
-    """Threads for provider requests, made in the process that uses them (a
-    forked worker does not inherit working threads)."""
-    global _pool, _pool_pid
-    if _pool is None or _pool_pid != os.getpid():
-        _pool = ThreadPoolExecutor(
-            max_workers=max(1, settings.DISPATCH_PARALLEL_REQUESTS), thread_name_prefix="submit"
-        )
-        _pool_pid = os.getpid()
-    return _pool
-
-
 def _still_sending(campaign: Campaign) -> bool:
     """Pause and cancel take effect between two waves of requests."""
     return Campaign.objects.filter(pk=campaign.pk, state__in=campaign.sending_states).exists()
-
-
-def _send(backend, campaign, chunk: list[Message], options):
-    """One provider request, nothing else (it may run in a thread): the
-    results, or the ProviderError that stands for the request's failure."""
-    outbound = [
-        OutboundSms(
-            ref=m.ref, to=m.phone, text=m.text, sender=campaign.sender.value, encoding=m.encoding
-        )
-        for m in chunk
-    ]
-    try:
-        return backend.send_batch(outbound, options)
-    except ProviderError as error:
-        return error
-    except Exception as error:  # a bug in a backend: unclear, never resent
-        log.exception("backend %s crashed while sending", backend.__class__.__name__)
-        return ProviderError(f"Internal error while sending: {error}", maybe_sent=True)
 
 
 def _submit_wave(campaign, account, backend, wave: list[list[Message]], options):
     """Send a wave's requests (in parallel when more than one) and record
     them. True when sending may go on; otherwise the time the next request
     may be tried (None: the campaign stopped)."""
-    if len(wave) == 1:
-        answers = [_send(backend, campaign, wave[0], options)]
-    else:
-        answers = list(_threads().map(lambda chunk: _send(backend, campaign, chunk, options), wave))
+    sender = campaign.sender.value
+    batches = [
+        [
+            OutboundSms(ref=m.ref, to=m.phone, text=m.text, sender=sender, encoding=m.encoding)
+            for m in chunk
+        ]
+        for chunk in wave
+    ]
+    try:
+        answers = backend.send_many(
+            batches, options, connections=max(1, settings.DISPATCH_PARALLEL_REQUESTS)
+        )
+    except Exception as error:  # a bug in a backend: unclear, never resent
+        log.exception("backend %s crashed while sending", backend.__class__.__name__)
+        failure = ProviderError(f"Internal error while sending: {error}", maybe_sent=True)
+        answers = [failure] * len(wave)
     updates: list[Update] = []
     failed: list[tuple[list[Message], ProviderError]] = []
     for chunk, answer in zip(wave, answers, strict=True):
@@ -500,6 +506,7 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
     # Each pass walks the queue once; what goes back to pending behind it
     # (a retry, a recovered message) is for the next pass.
     after = 0
+    widths: dict[int, int] = {}
     while time.monotonic() < deadline:
         state = Campaign.objects.filter(pk=campaign_id).values_list("state", flat=True).first()
         if state not in campaign.sending_states:  # paused or cancelled: stop at once
@@ -511,7 +518,7 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
         if not messages:
             break
         after = messages[-1].id
-        submit_messages(campaign, messages)
+        submit_messages(campaign, messages, widths=widths)
         submitted += len(messages)
     from .services import campaign_complete_if_done
 

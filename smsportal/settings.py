@@ -202,6 +202,10 @@ DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
 # Provider requests a worker has in flight at once (one-recipient providers
 # need many to go fast); a wave never holds more than the account's rate.
 DISPATCH_PARALLEL_REQUESTS = env.int("DISPATCH_PARALLEL_REQUESTS", default=8)
+# Requests in one wave for a provider whose backend keeps them in flight from
+# one thread (one recipient per request): the wave goes out over the
+# DISPATCH_PARALLEL_REQUESTS connections and is recorded in one pass.
+DISPATCH_WAVE_REQUESTS = env.int("DISPATCH_WAVE_REQUESTS", default=250)
 # Seconds one dispatch task keeps sending before it hands over to a fresh one.
 DISPATCH_TIME_BUDGET = env.float("DISPATCH_TIME_BUDGET", default=20.0)
 # Failed provider calls in a row before a campaign pauses itself.

@@ -314,3 +314,47 @@ def test_a_stop_reply_suppresses_the_number_for_the_next_campaign(provider, mana
     sent_to = sorted(json.loads(body)["to"] for _, _, body in handler.received)
     assert sent_to == ["4915112345602", "4915112345609"]
     assert_counters_match(second)
+
+
+def test_waves_grow_from_one_request_and_keep_their_width_from_claim_to_claim(
+    provider, manager, settings, monkeypatch
+):
+    """A refused key is found by one request; after that, requests go out
+    many at once, and the next claim does not start again from one."""
+    from campaigns import dispatch
+
+    settings.DISPATCH_BATCH_SIZE = 10
+    settings.DISPATCH_PARALLEL_REQUESTS = 2
+    settings.DISPATCH_WAVE_REQUESTS = 8
+    handler, endpoint = provider
+    waves = []
+    original = dispatch._submit_wave
+
+    def record(campaign, account, backend, wave, options):
+        waves.append(len(wave))
+        return original(campaign, account, backend, wave, options)
+
+    monkeypatch.setattr(dispatch, "_submit_wave", record)
+    people = {f"+491511234{n:04d}": "" for n in range(40)}
+    campaign = launch(setup(endpoint, people=people), manager)
+
+    assert campaign.state == Campaign.State.COMPLETED
+    assert waves == [1, 2, 4, 3, 8, 2, 8, 2, 8, 2]
+    # Each recipient in exactly one request.
+    assert sorted(json.loads(body)["to"] for _, _, body in handler.received) == sorted(
+        p.removeprefix("+") for p in people
+    )
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+    assert_counters_match(campaign)
+
+
+def test_a_slow_wave_halves_the_next_one(settings):
+    from campaigns.dispatch import _next_width
+
+    settings.DISPATCH_PARALLEL_REQUESTS = 8
+    assert _next_width(64, 0.1, widest=250) == 128
+    assert _next_width(200, 0.1, widest=250) == 250
+    assert _next_width(64, 2.0, widest=250) == 32
+    # Never below the connections a wave goes out on: fewer is not quicker.
+    assert _next_width(12, 2.0, widest=250) == 8
+    assert _next_width(4, 2.0, widest=250) == 4
