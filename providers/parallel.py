@@ -177,7 +177,7 @@ class _Client:
             # Never follow a redirect: credentials stay with the account's host.
             curl.setopt(pycurl.FOLLOWLOCATION, 0)
             curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
-            curl.setopt(pycurl.CAINFO, certifi.where())
+            curl.setopt(pycurl.CAINFO, ca_bundle())
             curl.setopt(pycurl.USERAGENT, USER_AGENT)
             self.idle.append(transfer)
         return self.idle[:width]
@@ -231,6 +231,14 @@ class _Client:
             _local.__dict__.pop("client", None)
             raise
         return results  # type: ignore[return-value]
+
+
+def ca_bundle() -> str:
+    """The certificates HTTPS answers are checked against: the ones requests
+    uses, so both transports trust the same (a private CA included)."""
+    return (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    )
 
 
 _local = threading.local()

@@ -135,3 +135,13 @@ def test_connections_are_kept_from_one_wave_to_the_next():
 
 def test_nothing_to_do_makes_no_call():
     assert parallel.perform([], timeout=(1, 1), connections=4) == []
+
+
+def test_https_answers_are_checked_against_the_certificates_requests_uses(monkeypatch):
+    import certifi
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    assert parallel.ca_bundle() == certifi.where()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/private-ca.pem")
+    assert parallel.ca_bundle() == "/etc/ssl/private-ca.pem"
