@@ -5,9 +5,10 @@ The file is read row by row (memory stays flat whatever its size). Numbers
 are normalised by a pool of processes, one per core, because phonenumbers
 is pure Python and is what limits the rate. Valid rows go to a staging table
 (PostgreSQL: COPY; SQLite: batched inserts), invalid ones to an error report
-beside the file. One transaction at the end merges the staged rows, set-based:
-contacts by number, then list memberships. Until that commit nothing is
-visible, so a failed import has imported nothing.
+beside the file. One transaction merges the staged rows, set-based: contacts
+by number, then list memberships; a large file on PostgreSQL is merged in
+chunks while it is still being read, inside that one transaction. Until its
+commit nothing is visible, so a failed import has imported nothing.
 
 ``run_import(path, contact_list=..., mapping=..., default_country=...)``
 is the whole import as one call.
@@ -21,12 +22,15 @@ from __future__ import annotations
 
 import codecs
 import collections
+import contextlib
 import csv
 import io
 import json
 import logging
 import multiprocessing
 import os
+import queue
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -411,10 +415,14 @@ class _Normalisers:
         self.submitted = 0
         self.pending: collections.deque = collections.deque()
 
+    def start(self):
+        if self.pool is None and self.processes > 1:
+            self.pool = _start_pool(self.processes)
+
     def submit(self, rows):
         # A file of one batch is done before a pool would have started.
-        if self.pool is None and self.processes > 1 and self.submitted:
-            self.pool = _start_pool(self.processes)
+        if self.submitted:
+            self.start()
         self.submitted += 1
         if self.pool is None:
             self.pending.append(_Done(process_batch(self.layout, rows)))
@@ -466,6 +474,12 @@ def import_processes() -> int:
 
 STAGE = "contacts_import_stage"
 UNIQUE = "contacts_import_unique"
+WRITTEN = "contacts_import_written"
+
+# On PostgreSQL a file larger than this is merged a chunk at a time while it
+# is still being read (see _Merger); a smaller one is merged at the end.
+OVERLAP_MIN_BYTES = 8 * 1024 * 1024
+MERGE_CHUNK_ROWS = 100_000
 
 
 class _Stage:
@@ -491,7 +505,7 @@ class _Stage:
         cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
         cursor.execute(f"DROP TABLE IF EXISTS {UNIQUE}")
 
-    def write(self, staged):
+    def write(self, staged, count: int = 0):
         if not staged:
             return
         with connection.cursor() as cursor:
@@ -525,13 +539,22 @@ class ImportSummary:
         return self.rows_read / self.seconds if self.seconds else 0.0
 
 
-def _dedupe(cursor, vendor) -> None:
-    # The last row for a number wins (a later line is a later correction).
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE {UNIQUE} AS SELECT row_no, phone, country, time_zone, "
-        "first_name, last_name, attributes FROM (SELECT *, ROW_NUMBER() OVER "
-        f"(PARTITION BY phone ORDER BY row_no DESC) AS rn FROM {STAGE}) ranked WHERE rn = 1"
-    )
+# The last row for a number wins (a later line is a later correction).
+_LAST_ROW_PER_NUMBER = (
+    "SELECT row_no, phone, country, time_zone, first_name, last_name, attributes FROM "
+    f"(SELECT *, ROW_NUMBER() OVER (PARTITION BY phone ORDER BY row_no DESC) AS rn FROM {STAGE}) "
+    "ranked WHERE rn = 1"
+)
+
+
+def _dedupe(cursor, vendor, *, again: bool = False) -> None:
+    """The staged rows, one per number, into UNIQUE (made here, or emptied
+    and filled ``again``: one table for every chunk of a transaction)."""
+    if again:
+        cursor.execute(f"TRUNCATE {UNIQUE}")
+        cursor.execute(f"INSERT INTO {UNIQUE} {_LAST_ROW_PER_NUMBER}")
+    else:
+        cursor.execute(f"CREATE TEMPORARY TABLE {UNIQUE} AS {_LAST_ROW_PER_NUMBER}")
     if vendor == "postgresql":
         # Temporary tables are never analysed automatically; the planner
         # needs the row count to pick a hash join against contacts.
@@ -545,32 +568,7 @@ def _merge_contacts(cursor, vendor, now) -> tuple[int, int]:
     if not postgres:
         cursor.execute(f"SELECT COUNT(*) FROM {UNIQUE} u JOIN {c} ON {c}.phone = u.phone")
         existing = cursor.fetchone()[0]
-    if postgres:
-        merged = f"{c}.attributes || excluded.attributes"
-        attrs_changed = f"NOT ({c}.attributes @> excluded.attributes)"
-        attrs_in = "attributes"
-    else:
-        merged = f"json_patch({c}.attributes, excluded.attributes)"
-        attrs_changed = f"json_patch({c}.attributes, excluded.attributes) <> json({c}.attributes)"
-        attrs_in = "json(attributes)"
-    # Non-empty values win, attributes merge key by key, and a row that
-    # changes nothing is not rewritten (nor counted as updated).
-    upsert = f"""
-        INSERT INTO {c} (phone, first_name, last_name, attributes, country, time_zone,
-                         created_at, updated_at)
-        SELECT phone, first_name, last_name, {attrs_in}, country, time_zone, %s, %s
-        FROM {UNIQUE} WHERE true
-        ON CONFLICT (phone) DO UPDATE SET
-            first_name = CASE WHEN excluded.first_name <> '' THEN excluded.first_name
-                              ELSE {c}.first_name END,
-            last_name = CASE WHEN excluded.last_name <> '' THEN excluded.last_name
-                             ELSE {c}.last_name END,
-            attributes = {merged},
-            updated_at = excluded.updated_at
-        WHERE (excluded.first_name <> '' AND excluded.first_name <> {c}.first_name)
-           OR (excluded.last_name <> '' AND excluded.last_name <> {c}.last_name)
-           OR {attrs_changed}
-        """
+    upsert = _upsert_sql(vendor)
     if postgres:
         # A row the upsert inserted has no deleting transaction (xmax 0);
         # an updated one has: both counts come back with the statement.
@@ -588,6 +586,38 @@ def _merge_contacts(cursor, vendor, now) -> tuple[int, int]:
     distinct = cursor.fetchone()[0]
     created = distinct - existing
     return created, max(written - created, 0)
+
+
+def _upsert_sql(vendor) -> str:
+    """Contacts from the deduplicated staged rows (two parameters: the
+    created and updated times)."""
+    c = Contact._meta.db_table
+    if vendor == "postgresql":
+        merged = f"{c}.attributes || excluded.attributes"
+        attrs_changed = f"NOT ({c}.attributes @> excluded.attributes)"
+        attrs_in = "attributes"
+    else:
+        merged = f"json_patch({c}.attributes, excluded.attributes)"
+        attrs_changed = f"json_patch({c}.attributes, excluded.attributes) <> json({c}.attributes)"
+        attrs_in = "json(attributes)"
+    # Non-empty values win, attributes merge key by key, and a row that
+    # changes nothing is not rewritten (nor counted as updated).
+    return f"""
+        INSERT INTO {c} (phone, first_name, last_name, attributes, country, time_zone,
+                         created_at, updated_at)
+        SELECT phone, first_name, last_name, {attrs_in}, country, time_zone, %s, %s
+        FROM {UNIQUE} WHERE true
+        ON CONFLICT (phone) DO UPDATE SET
+            first_name = CASE WHEN excluded.first_name <> '' THEN excluded.first_name
+                              ELSE {c}.first_name END,
+            last_name = CASE WHEN excluded.last_name <> '' THEN excluded.last_name
+                             ELSE {c}.last_name END,
+            attributes = {merged},
+            updated_at = excluded.updated_at
+        WHERE (excluded.first_name <> '' AND excluded.first_name <> {c}.first_name)
+           OR (excluded.last_name <> '' AND excluded.last_name <> {c}.last_name)
+           OR {attrs_changed}
+        """
 
 
 def _merge_memberships(cursor, contact_list: ContactList, now) -> int:
@@ -614,6 +644,175 @@ def _merge_suppressions(cursor, user_id, note, now) -> int:
         [Suppression.Reason.IMPORTED, note[:255], user_id, now],
     )
     return cursor.rowcount
+
+
+# ------------------------------------------------- merging while reading
+
+_DONE, _ABORT = object(), object()
+
+
+class _Aborted(Exception):
+    pass
+
+
+class _Merger(threading.Thread):
+    """Merges a large file a chunk at a time while the rest is still being
+    read, so PostgreSQL works alongside the normalising processes instead of
+    after them. It has its own connection and holds one transaction from
+    the first chunk to the last: nothing is visible until the whole file is
+    in, and a failure anywhere rolls every chunk back, as with the merge at
+    the end. (The reading side's connection stays free for progress.)
+
+    Chunks are applied in file order, so a number repeated in a later chunk
+    updates the contact an earlier chunk wrote, by the same rules as any
+    update: its non-empty values win and its attributes merge in."""
+
+    def __init__(self, *, contact_list, suppress, user_id, note, chunk_rows):
+        super().__init__(name="import-merge", daemon=True)
+        self.contact_list_id = getattr(contact_list, "pk", None)
+        self.suppress = suppress
+        self.user_id = user_id
+        self.note = note
+        self.chunk_rows = chunk_rows
+        self.queue: queue.Queue = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self.result: tuple[int, int, int] = (0, 0, 0)
+        self.vendor = connection.vendor
+        self.copy_text = True
+        self.chunks = 0
+
+    # -- the reading side
+
+    def create(self):
+        self.start()
+
+    def write(self, staged, count: int = 0):
+        while True:
+            self._raise()
+            try:
+                self.queue.put((staged, count), timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> tuple[int, int, int]:
+        """(created, updated, added) once every chunk is merged and committed."""
+        self.write(_DONE)
+        self.join()
+        self._raise()
+        return self.result
+
+    def abort(self):
+        if not self.is_alive():
+            return
+        while True:
+            try:
+                self.queue.put_nowait((_ABORT, 0))
+                break
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self.queue.get_nowait()
+        self.join()
+
+    def _raise(self):
+        if self.error is not None:
+            raise self.error
+
+    # -- the merging side
+
+    def run(self):
+        try:
+            self._merge_all()
+        except _Aborted:
+            pass
+        except BaseException as exc:  # handed to the reading side
+            self.error = exc
+        finally:
+            connection.close()
+
+    def _merge_all(self):
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        stage = _Stage()
+        added = staged = 0
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = %s", [settings.CONTACT_IMPORT_WORK_MEM])
+            stage.create()
+            cursor.execute(f"CREATE TEMPORARY TABLE {WRITTEN} (id bigint, phone varchar(16))")
+            while True:
+                block, count = self.queue.get()
+                if block is _ABORT:
+                    raise _Aborted
+                if block is not _DONE:
+                    stage.write(block)
+                    staged += count
+                if staged and (block is _DONE or staged >= self.chunk_rows):
+                    added += self._merge_chunk(cursor, now)
+                    staged = 0
+                if block is _DONE:
+                    break
+            created = updated = 0
+            if not self.suppress:
+                created, updated = _counts_written_at(cursor, now)
+        self.result = (created, updated, added)
+
+    def _merge_chunk(self, cursor, now) -> int:
+        # Tables are made once and emptied per chunk: each new table would
+        # hold a lock until the commit, and a long file has many chunks.
+        _dedupe(cursor, self.vendor, again=self.chunks > 0)
+        self.chunks += 1
+        if self.suppress:
+            added = _merge_suppressions(cursor, self.user_id, self.note, now)
+        else:
+            added = _merge_chunk_contacts(cursor, self.contact_list_id, now)
+        cursor.execute(f"TRUNCATE {STAGE}")
+        return added
+
+
+def _merge_chunk_contacts(cursor, contact_list_id: int, now) -> int:
+    """Upsert one chunk's contacts and add them to the list; returns how
+    many memberships are new. The ids of the contacts the upsert wrote come
+    back from it; only numbers it left as they were are looked up."""
+    c, m = Contact._meta.db_table, ListMembership._meta.db_table
+    cursor.execute(f"TRUNCATE {WRITTEN}")
+    cursor.execute(
+        f"WITH w AS ({_upsert_sql('postgresql')} RETURNING {c}.id, {c}.phone) "
+        f"INSERT INTO {WRITTEN} SELECT id, phone FROM w",
+        [now, now],
+    )
+    cursor.execute(f"ANALYZE {WRITTEN}")
+    cursor.execute(
+        f"INSERT INTO {m} (contact_list_id, contact_id, added_at) "
+        f"SELECT %s, id, %s FROM {WRITTEN} "
+        "ON CONFLICT (contact_list_id, contact_id) DO NOTHING",
+        [contact_list_id, now],
+    )
+    added = cursor.rowcount
+    cursor.execute(
+        f"INSERT INTO {m} (contact_list_id, contact_id, added_at) "
+        f"SELECT %s, (SELECT {c}.id FROM {c} WHERE {c}.phone = u.phone), %s FROM {UNIQUE} u "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {WRITTEN} w WHERE w.phone = u.phone) "
+        "ON CONFLICT (contact_list_id, contact_id) DO NOTHING",
+        [contact_list_id, now],
+    )
+    return added + cursor.rowcount
+
+
+def _counts_written_at(cursor, now) -> tuple[int, int]:
+    """(created, updated) by this import: every contact it wrote carries its
+    time, and the ones it created carry it as their creation time too (a
+    number in two chunks is counted once)."""
+    c = Contact._meta.db_table
+    cursor.execute(
+        f"SELECT COUNT(*) FILTER (WHERE created_at = %s), COUNT(*) FILTER (WHERE created_at <> %s) "
+        f"FROM {c} WHERE updated_at = %s",
+        [now, now, now],
+    )
+    created, updated = cursor.fetchone()
+    return created, updated
+
+
+def _overlaps(vendor: str, path: Path) -> bool:
+    return vendor == "postgresql" and path.stat().st_size > OVERLAP_MIN_BYTES
 
 
 # ------------------------------------------------------------------- import
@@ -702,21 +901,37 @@ def run_import(
         encodings.append("cp1252")
     if inspection.encoding in ("utf-8", "cp1252"):
         encodings.append("latin-1")
+    overlap = _overlaps(stage.vendor, path)
     for attempt, encoding in enumerate(encodings):
+        sink = stage
+        if overlap:
+            sink = _Merger(
+                contact_list=contact_list,
+                suppress=suppress,
+                user_id=getattr(user, "pk", None),
+                note=f"Imported from {path.name}",
+                chunk_rows=MERGE_CHUNK_ROWS,
+            )
         try:
             summary = _read_and_stage(
-                path, inspection, encoding, has_header, layout, stage, report_path, progress, procs
+                path, inspection, encoding, has_header, layout, sink, report_path, progress, procs
             )
+            if overlap:
+                summary.created, summary.updated, summary.added = sink.finish()
             break
         except UnicodeDecodeError:
-            stage.drop()
+            sink.abort() if overlap else stage.drop()
             if attempt == len(encodings) - 1:
                 raise ImportFileError(
                     "The file's text encoding could not be recognised; save it as UTF-8 CSV."
                 ) from None
         except BaseException:
-            stage.drop()
+            sink.abort() if overlap else stage.drop()
             raise
+    if overlap:
+        summary.duplicates = summary.rows_valid - summary.added
+        summary.seconds = time.monotonic() - started
+        return summary
     try:
         # Raw SQL below: stored as the ORM would store it (SQLite keeps text).
         now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -744,7 +959,6 @@ def _read_and_stage(
     path, inspection, encoding, has_header, layout, stage, report_path, progress, processes
 ) -> ImportSummary:
     summary = ImportSummary(error_report=str(report_path))
-    stage.create()
     if inspection.file_format == "xlsx":
         rows = _xlsx_rows(path)
         total = xlsx_row_count(path)
@@ -752,6 +966,16 @@ def _read_and_stage(
         rows = _csv_rows(path, encoding, inspection.delimiter)
         total = path.stat().st_size
     workers = _Normalisers(layout, processes)
+    try:
+        if isinstance(stage, _Merger):
+            # Fork the normalising processes before the merging thread runs:
+            # a child forked beside a running thread can inherit a lock that
+            # thread holds.
+            workers.start()
+        stage.create()
+    except BaseException:
+        workers.close()
+        raise
     last_report = time.monotonic()
     position = 0
     with report_path.open("w", encoding="utf-8-sig", newline="") as report_file:
@@ -760,7 +984,7 @@ def _read_and_stage(
 
         def collect(results):
             for staged, count, errors in results:
-                stage.write(staged)
+                stage.write(staged, count)
                 summary.rows_valid += count
                 summary.rows_invalid += len(errors)
                 for row_no, cells, reason in errors:
