@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, re_util
+from phonenumbers import PhoneMetadata, PhoneNumberType, phonenumberutil, re_util
 from phonenumbers import timezone as pn_timezone
 
 # phonenumbers recompiles its metadata patterns through re's small cache;
@@ -53,7 +53,8 @@ def normalise(raw: str, default_region: str | None = None) -> Number:
         parsed = _international_without_plus(text, parsed)
     # One type lookup answers both "is it valid" and "which time zone": the
     # library's own helpers would each work it out again.
-    number_type = phonenumbers.number_type(parsed)
+    region = phonenumbers.region_code_for_number(parsed)
+    number_type = _number_type(parsed, region)
     if number_type == PhoneNumberType.UNKNOWN:
         reason = _REASONS.get(
             phonenumbers.is_possible_number_with_reason(parsed), "not a valid number"
@@ -61,9 +62,25 @@ def normalise(raw: str, default_region: str | None = None) -> Number:
         raise InvalidNumber(reason)
     return Number(
         e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
-        country=phonenumbers.region_code_for_number(parsed) or "",
+        country=region or "",
         time_zone=_time_zone(parsed, number_type),
     )
+
+
+# What phonenumbers.number_type does once it knows the region; with it the
+# region found for the contact's country is not worked out a second time
+# (for a code shared by several countries, such as +44 or +1, finding the
+# region already runs the type patterns once).
+_type_for_region = getattr(phonenumberutil, "_number_type_helper", None)
+
+
+def _number_type(parsed, region):
+    if _type_for_region is None:
+        return phonenumbers.number_type(parsed)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(parsed.country_code, region)
+    if metadata is None:
+        return PhoneNumberType.UNKNOWN
+    return _type_for_region(phonenumbers.national_significant_number(parsed), metadata)
 
 
 def _international_without_plus(text: str, parsed):
