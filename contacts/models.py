@@ -5,6 +5,9 @@ from django.db.models.functions import Lower
 
 class Contact(models.Model):
     # E.164 with the leading "+", normalised with phonenumbers on the way in.
+    # On PostgreSQL the column is in the "C" collation and has no second,
+    # pattern-matching index (migration 0004): repeat that after any
+    # AlterField of this field.
     phone = models.CharField(max_length=16, unique=True)
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
