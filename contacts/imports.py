@@ -344,6 +344,10 @@ def _normalise_cached(raw: str, region: str):
     return result
 
 
+# One encoder for every row (json.dumps with options builds a new one each call).
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _copy_escape(value: str) -> str:
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
         value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
@@ -389,7 +393,7 @@ def process_batch(layout: Layout, rows: list[tuple[int, list[str]]]):
         if too_long:
             errors.append((row_no, cells, f"a cell is longer than {MAX_CELL_CHARS} characters"))
             continue
-        attrs = json.dumps(attributes, ensure_ascii=False) if attributes else "{}"
+        attrs = _to_json(attributes) if attributes else "{}"
         if layout.copy_text:
             staged_text.append(
                 f"{row_no}\t{number.e164}\t{number.country}\t{number.time_zone}\t"
