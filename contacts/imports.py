@@ -592,9 +592,9 @@ def _merge_contacts(cursor, vendor, now) -> tuple[int, int]:
     return created, max(written - created, 0)
 
 
-def _upsert_sql(vendor) -> str:
-    """Contacts from the deduplicated staged rows (two parameters: the
-    created and updated times)."""
+def _upsert_sql(vendor, source: str = UNIQUE) -> str:
+    """Contacts from deduplicated staged rows in ``source`` (two parameters:
+    the created and updated times)."""
     c = Contact._meta.db_table
     if vendor == "postgresql":
         merged = f"{c}.attributes || excluded.attributes"
@@ -610,7 +610,7 @@ def _upsert_sql(vendor) -> str:
         INSERT INTO {c} (phone, first_name, last_name, attributes, country, time_zone,
                          created_at, updated_at)
         SELECT phone, first_name, last_name, {attrs_in}, country, time_zone, %s, %s
-        FROM {UNIQUE} WHERE true
+        FROM {source} WHERE true
         ON CONFLICT (phone) DO UPDATE SET
             first_name = CASE WHEN excluded.first_name <> '' THEN excluded.first_name
                               ELSE {c}.first_name END,
@@ -762,12 +762,12 @@ class _Merger(threading.Thread):
     def _merge_chunk(self, cursor, now) -> int:
         # Tables are made once and emptied per chunk: each new table would
         # hold a lock until the commit, and a long file has many chunks.
-        _dedupe(cursor, self.vendor, again=self.chunks > 0)
-        self.chunks += 1
         if self.suppress:
+            _dedupe(cursor, self.vendor, again=self.chunks > 0)
             added = _merge_suppressions(cursor, self.user_id, self.note, now)
         else:
             added = _merge_chunk_contacts(cursor, self.contact_list_id, now)
+        self.chunks += 1
         cursor.execute(f"TRUNCATE {STAGE}")
         return added
 
@@ -777,9 +777,14 @@ def _merge_chunk_contacts(cursor, contact_list_id: int, now) -> int:
     many memberships are new. The ids of the contacts the upsert wrote come
     back from it; only numbers it left as they were are looked up."""
     c, m = Contact._meta.db_table, ListMembership._meta.db_table
+    # The last row for a number wins, picked as the upsert reads the chunk
+    # (no table of deduplicated rows to write first).
+    last_rows = (
+        f"(SELECT DISTINCT ON (phone) * FROM {STAGE} ORDER BY phone, row_no DESC) AS last_rows"
+    )
     cursor.execute(f"TRUNCATE {WRITTEN}")
     cursor.execute(
-        f"WITH w AS ({_upsert_sql('postgresql')} RETURNING {c}.id, {c}.phone) "
+        f"WITH w AS ({_upsert_sql('postgresql', last_rows)} RETURNING {c}.id, {c}.phone) "
         f"INSERT INTO {WRITTEN} SELECT id, phone FROM w",
         [now, now],
     )
@@ -793,7 +798,7 @@ def _merge_chunk_contacts(cursor, contact_list_id: int, now) -> int:
     added = cursor.rowcount
     cursor.execute(
         f"INSERT INTO {m} (contact_list_id, contact_id, added_at) "
-        f"SELECT %s, (SELECT {c}.id FROM {c} WHERE {c}.phone = u.phone), %s FROM {UNIQUE} u "
+        f"SELECT %s, (SELECT {c}.id FROM {c} WHERE {c}.phone = u.phone), %s FROM {STAGE} u "
         f"WHERE NOT EXISTS (SELECT 1 FROM {WRITTEN} w WHERE w.phone = u.phone) "
         "ON CONFLICT (contact_list_id, contact_id) DO NOTHING",
         [contact_list_id, now],
