@@ -479,6 +479,7 @@ def import_processes() -> int:
 STAGE = "contacts_import_stage"
 UNIQUE = "contacts_import_unique"
 WRITTEN = "contacts_import_written"
+UPDATED = "contacts_import_updated"
 
 # On PostgreSQL a file larger than this is merged a chunk at a time while it
 # is still being read (see _Merger); a smaller one is merged at the end.
@@ -684,6 +685,7 @@ class _Merger(threading.Thread):
         self.vendor = connection.vendor
         self.copy_text = True
         self.chunks = 0
+        self.created = 0
 
     # -- the reading side
 
@@ -741,7 +743,11 @@ class _Merger(threading.Thread):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL work_mem = %s", [settings.CONTACT_IMPORT_WORK_MEM])
             stage.create()
-            cursor.execute(f"CREATE TEMPORARY TABLE {WRITTEN} (id bigint, phone varchar(16))")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {WRITTEN} "
+                "(id bigint, phone varchar(16), created boolean, existed boolean)"
+            )
+            cursor.execute(f"CREATE TEMPORARY TABLE {UPDATED} (id bigint PRIMARY KEY)")
             while True:
                 block, count = self.queue.get()
                 if block is _ABORT:
@@ -754,10 +760,11 @@ class _Merger(threading.Thread):
                     staged = 0
                 if block is _DONE:
                     break
-            created = updated = 0
+            updated = 0
             if not self.suppress:
-                created, updated = _counts_written_at(cursor, now)
-        self.result = (created, updated, added)
+                cursor.execute(f"SELECT COUNT(*) FROM {UPDATED}")
+                updated = cursor.fetchone()[0]
+        self.result = (self.created, updated, added)
 
     def _merge_chunk(self, cursor, now) -> int:
         # Tables are made once and emptied per chunk: each new table would
@@ -766,16 +773,20 @@ class _Merger(threading.Thread):
             _dedupe(cursor, self.vendor, again=self.chunks > 0)
             added = _merge_suppressions(cursor, self.user_id, self.note, now)
         else:
-            added = _merge_chunk_contacts(cursor, self.contact_list_id, now)
+            added, created = _merge_chunk_contacts(cursor, self.contact_list_id, now)
+            self.created += created
         self.chunks += 1
         cursor.execute(f"TRUNCATE {STAGE}")
         return added
 
 
-def _merge_chunk_contacts(cursor, contact_list_id: int, now) -> int:
+def _merge_chunk_contacts(cursor, contact_list_id: int, now) -> tuple[int, int]:
     """Upsert one chunk's contacts and add them to the list; returns how
-    many memberships are new. The ids of the contacts the upsert wrote come
-    back from it; only numbers it left as they were are looked up."""
+    many memberships are new and how many contacts were created. The ids of
+    the contacts the upsert wrote come back from it; only numbers it left as
+    they were are looked up. Contacts that were there before the import and
+    were changed are kept in UPDATED, so one changed in two chunks counts
+    once."""
     c, m = Contact._meta.db_table, ListMembership._meta.db_table
     # The last row for a number wins, picked as the upsert reads the chunk
     # (no table of deduplicated rows to write first).
@@ -784,11 +795,19 @@ def _merge_chunk_contacts(cursor, contact_list_id: int, now) -> int:
     )
     cursor.execute(f"TRUNCATE {WRITTEN}")
     cursor.execute(
-        f"WITH w AS ({_upsert_sql('postgresql', last_rows)} RETURNING {c}.id, {c}.phone) "
-        f"INSERT INTO {WRITTEN} SELECT id, phone FROM w",
-        [now, now],
+        f"WITH w AS ({_upsert_sql('postgresql', last_rows)} RETURNING {c}.id, {c}.phone, "
+        # A row the upsert inserted has no deleting transaction (xmax 0),
+        # even one a later chunk of this transaction updates again.
+        f"{c}.xmax = 0 AS created, {c}.created_at <> %s AS existed) "
+        f"INSERT INTO {WRITTEN} SELECT id, phone, created, existed FROM w",
+        [now, now, now],
     )
     cursor.execute(f"ANALYZE {WRITTEN}")
+    cursor.execute(f"SELECT COUNT(*) FILTER (WHERE created) FROM {WRITTEN}")
+    created = cursor.fetchone()[0]
+    cursor.execute(
+        f"INSERT INTO {UPDATED} SELECT id FROM {WRITTEN} WHERE existed ON CONFLICT DO NOTHING"
+    )
     cursor.execute(
         f"INSERT INTO {m} (contact_list_id, contact_id, added_at) "
         f"SELECT %s, id, %s FROM {WRITTEN} "
@@ -803,21 +822,7 @@ def _merge_chunk_contacts(cursor, contact_list_id: int, now) -> int:
         "ON CONFLICT (contact_list_id, contact_id) DO NOTHING",
         [contact_list_id, now],
     )
-    return added + cursor.rowcount
-
-
-def _counts_written_at(cursor, now) -> tuple[int, int]:
-    """(created, updated) by this import: every contact it wrote carries its
-    time, and the ones it created carry it as their creation time too (a
-    number in two chunks is counted once)."""
-    c = Contact._meta.db_table
-    cursor.execute(
-        f"SELECT COUNT(*) FILTER (WHERE created_at = %s), COUNT(*) FILTER (WHERE created_at <> %s) "
-        f"FROM {c} WHERE updated_at = %s",
-        [now, now, now],
-    )
-    created, updated = cursor.fetchone()
-    return created, updated
+    return added + cursor.rowcount, created
 
 
 def _overlaps(vendor: str, path: Path) -> bool:

@@ -68,7 +68,7 @@ def test_chunks_merge_to_what_one_merge_would_and_count_each_contact_once(
         "0151 12345604,Dan,Weber\n"  # new
         "nope,Eve,\n"  # invalid
         "+4915112345603,Cleo,Weber\n"  # chunk 2 repeats chunk 1's new contact
-        "+49 151 12345601,,Schmidt\n"  # and its updated one, changing nothing more
+        "+49 151 12345601,Annika,Schmidt\n"  # and changes the updated one again
         "+4915112345605,Finn,\n"
         "+4915112345604,Daniel,\n",  # a later row's value wins
     )
@@ -77,14 +77,15 @@ def test_chunks_merge_to_what_one_merge_would_and_count_each_contact_once(
 
     assert len(overlap) >= 3  # merged in chunks
     assert (summary.rows_read, summary.rows_valid, summary.rows_invalid) == (9, 8, 1)
-    # Five numbers: 01 updated, 02 left alone, 03/04/05 created; each once.
+    # Five numbers: 01 updated (twice: counted once), 02 left alone,
+    # 03/04/05 created (03 and 04 changed again later: still created once).
     assert (summary.created, summary.updated) == (3, 1)
     # 01 was on the list already; 02, 03, 04, 05 are added once each.
     assert (summary.added, summary.duplicates) == (4, 4)
     people = {c.phone: c for c in Contact.objects.all()}
     assert len(people) == 5
     assert (people["+4915112345601"].first_name, people["+4915112345601"].last_name) == (
-        "Anna",
+        "Annika",
         "Schmidt",
     )
     assert people["+4915112345601"].attributes == {"a": 1}
