@@ -13,6 +13,14 @@ answer.
 ``TransportError`` saying whether the request may have reached the
 provider. Which HTTP statuses are errors is decided by the backend base
 class, the same way for both transports.
+
+One thing libcurl does on its own: when a kept-alive connection dies before
+any byte of the answer, it makes the request once more on a fresh
+connection (usually the server had closed an idle connection as the request
+went out, so nothing was taken; there is no option to turn this off). A
+provider that took the request and then dropped the connection without
+answering would get it twice; the requests path treats that case as a
+connection error, which is retried later, so neither path is worse.
 """
 
 from __future__ import annotations

@@ -90,6 +90,7 @@ def test_no_answer_in_time_may_have_reached_the_provider():
 
 
 def test_a_connection_closed_without_an_answer_may_have_reached_the_provider():
+    Echo.seen = []
     with serve(Echo) as url:
         answers = parallel.perform(
             calls(url, [{"n": 1}, {"close": True}, {"n": 3}]), timeout=(2, 5), connections=1
@@ -99,6 +100,11 @@ def test_a_connection_closed_without_an_answer_may_have_reached_the_provider():
     assert answers[1].connected and not answers[1].timed_out
     # The next call goes out on a fresh connection.
     assert answers[2].json()["echo"]["n"] == 3
+    # What libcurl does on its own: a request whose reused connection died
+    # before any answer is made once more on a fresh connection (it has no
+    # option to stop that). Only when that one fails too does the failure
+    # come back, as "may have been sent".
+    assert [seen["body"] for seen in Echo.seen].count({"close": True}) == 2
 
 
 class Redirect(BaseHTTPRequestHandler):
