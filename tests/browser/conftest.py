@@ -48,7 +48,13 @@ def country_names():
 
 @pytest.fixture
 def page(browser, live_server, country_names):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    # Reduced motion, which the pages honour: charts are drawn at once, so
+    # a screenshot shows them whole rather than halfway through growing.
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900},
+        base_url=live_server.url,
+        reduced_motion="reduce",
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     errors = []
