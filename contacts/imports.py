@@ -502,6 +502,12 @@ class _Stage:
                 f"last_name varchar(100), attributes {json_type})"
             )
 
+    # Rows are written on the reading side's own connection.
+    threaded = False
+
+    def abort(self):
+        self.drop()
+
     def drop(self, cursor=None):
         if cursor is None:
             with connection.cursor() as cursor:
@@ -683,11 +689,14 @@ class _Merger(threading.Thread):
         self.error: BaseException | None = None
         self.result: tuple[int, int, int] = (0, 0, 0)
         self.vendor = connection.vendor
-        self.copy_text = True
         self.chunks = 0
         self.created = 0
 
     # -- the reading side
+
+    # Its own thread and connection: the normalising processes are forked
+    # before it starts (see _read_and_stage).
+    threaded = True
 
     def create(self):
         self.start()
@@ -934,13 +943,13 @@ def run_import(
                 summary.created, summary.updated, summary.added = sink.finish()
             break
         except UnicodeDecodeError:
-            sink.abort() if overlap else stage.drop()
+            sink.abort()
             if attempt == len(encodings) - 1:
                 raise ImportFileError(
                     "The file's text encoding could not be recognised; save it as UTF-8 CSV."
                 ) from None
         except BaseException:
-            sink.abort() if overlap else stage.drop()
+            sink.abort()
             raise
     if overlap:
         summary.duplicates = summary.rows_valid - summary.added
@@ -981,7 +990,7 @@ def _read_and_stage(
         total = path.stat().st_size
     workers = _Normalisers(layout, processes)
     try:
-        if isinstance(stage, _Merger):
+        if stage.threaded:
             # Fork the normalising processes before the merging thread runs:
             # a child forked beside a running thread can inherit a lock that
             # thread holds.
