@@ -324,10 +324,8 @@ def _submit_wave(campaign, account, backend, wave: list[list[Message]], options)
         answers = backend.send_many(
             batches, options, connections=max(1, settings.DISPATCH_PARALLEL_REQUESTS)
         )
-    except Exception as error:  # a bug in a backend: unclear, never resent
-        log.exception("backend %s crashed while sending", backend.__class__.__name__)
-        failure = ProviderError(f"Internal error while sending: {error}", maybe_sent=True)
-        answers = [failure] * len(wave)
+    except Exception as error:
+        answers = [backend.crashed(error)] * len(wave)
     updates: list[Update] = []
     failed: list[tuple[list[Message], ProviderError]] = []
     for chunk, answer in zip(wave, answers, strict=True):

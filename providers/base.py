@@ -301,9 +301,14 @@ class ProviderBackend:
             return self.send_batch(batch, options)
         except ProviderError as error:
             return error
-        except Exception as error:  # a bug in a backend: unclear, never resent
-            log.exception("backend %s crashed while sending", self.__class__.__name__)
-            return ProviderError(f"Internal error while sending: {error}", maybe_sent=True)
+        except Exception as error:
+            return self.crashed(error)
+
+    def crashed(self, error: Exception) -> ProviderError:
+        """A bug in a backend while sending: logged, and unclear (the request
+        may have gone out), so never resent."""
+        log.exception("backend %s crashed while sending", self.__class__.__name__)
+        return ProviderError(f"Internal error while sending: {error}", maybe_sent=True)
 
     def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
         """Turn a callback into reports and inbound messages. Raises
@@ -406,15 +411,16 @@ class ProviderBackend:
         try:
             response = self.session.request(method, url, **kwargs)
         except requests.ConnectTimeout as exc:
-            raise ProviderError(
-                f"Could not connect to {self.label} in time.", code="connection"
-            ) from exc
+            failure = parallel.TransportError(connected=False, timed_out=True, detail=str(exc))
+            raise self._transport_failure(failure) from exc
         except requests.Timeout as exc:
-            raise ProviderError(
-                f"{self.label} did not answer in time.", code="timeout", maybe_sent=True
-            ) from exc
+            failure = parallel.TransportError(connected=True, timed_out=True, detail=str(exc))
+            raise self._transport_failure(failure) from exc
         except requests.ConnectionError as exc:
-            raise ProviderError(f"Could not connect to {self.label}.", code="connection") from exc
+            # requests cannot tell a refused connection from one dropped
+            # after the request went out; it has always counted as refused.
+            failure = parallel.TransportError(connected=False, timed_out=False, detail=str(exc))
+            raise self._transport_failure(failure) from exc
         return self.checked(response)
 
     def _own_url(self, path: str) -> str:
@@ -449,6 +455,7 @@ class ProviderBackend:
         return out
 
     def _transport_failure(self, failure: parallel.TransportError) -> ProviderError:
+        """No HTTP answer, from either transport, as the error the engine acts on."""
         if not failure.connected:
             if failure.timed_out:
                 return ProviderError(
