@@ -158,22 +158,17 @@ class Bench:
 
     def worker(self, log: str):
         """A Celery worker with two processes, as on two cores."""
+        from smsportal.celery import worker_command
+
         return self.stack.spawn(
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "smsportal",
-                "worker",
-                "-l",
-                "warning",
+            worker_command(
                 "--concurrency",
                 "2",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
-            ],
+                loglevel="warning",
+            ),
             log=log,
         )
 

@@ -5,12 +5,13 @@ tests are skipped with the reason."""
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from django.db import connection
+
+from smsportal.celery import worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,21 +34,14 @@ class Worker:
             **self.env,
         }
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "smsportal",
-                "worker",
-                "-l",
-                "warning",
+            worker_command(
                 "--concurrency",
                 "2",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
-            ],
+                loglevel="warning",
+            ),
             cwd=ROOT,
             env=env,
             # Its own process group, so a kill takes the pool children too.

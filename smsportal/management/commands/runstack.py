@@ -11,6 +11,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from smsportal.celery import worker_command
+
 
 class Command(BaseCommand):
     help = "Run the web server, the Celery workers and Celery beat until Ctrl-C."
@@ -21,21 +23,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _worker(queue: str, name: str, *extra: str) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "smsportal",
-            "worker",
-            "-l",
-            "info",
-            "-Q",
-            queue,
-            "-n",
-            f"{name}@%h",
-            *extra,
-        ]
+        return worker_command("-Q", queue, "-n", f"{name}@%h", *extra)
 
     def handle(self, *args, addr, concurrency, **options):
         python = sys.executable
