@@ -15,6 +15,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
@@ -72,6 +73,10 @@ class _Locked:
         return self.id
 
 
+# A claimed message's values as a _Locked row.
+_read_locked = attrgetter(*_Locked.__slots__)
+
+
 class Event(NamedTuple):
     """A history row to append (see insert_events)."""
 
@@ -92,7 +97,6 @@ def apply_updates(updates: list[Update]) -> int:
     for update in updates:
         by_id[update.message_id].append(update)
     now = timezone.now()
-    changed_status = 0
     with transaction.atomic():
         # Plain rows, not model instances: a batch holds thousands.
         messages = [
@@ -104,42 +108,115 @@ def apply_updates(updates: list[Update]) -> int:
         ]
         events, dirty = [], []
         deltas = Deltas()
+        changed_status = 0
         for message in messages:
-            before_status, before_cost = message.status, message.actual_cost
-            before_segments = message.segments
-            touched = False
-            for update in by_id[message.id]:
-                applied = _apply_one(message, update, now)
-                touched = touched or applied
-                events.append(
-                    Event(
-                        message.id,
-                        message.account_id,
-                        update.provider_message_id or message.provider_message_id,
-                        update.kind,
-                        update.status,
-                        applied,
-                        _jsonable(update.payload),
-                    )
-                )
-            if not touched:
-                continue
-            dirty.append(message)
-            if message.status != before_status:
-                changed_status += 1
-                deltas.move(message, before_status, message.status, segments=before_segments)
-            if message.segments != before_segments:
-                # The provider counted the parts differently: its count holds.
-                deltas.add(message, message.status, segments=message.segments - before_segments)
-            if message.actual_cost != before_cost:
-                deltas.add(
-                    message, message.status, actual=(message.actual_cost or 0) - (before_cost or 0)
-                )
+            touched, moved = _settle(message, by_id[message.id], now, events, deltas)
+            if touched:
+                dirty.append(message)
+            changed_status += moved
         if dirty:
             write_messages(dirty, _FIELDS)
         insert_events(events)
         deltas.save()
     return changed_status
+
+
+def apply_claimed(messages: list[Message], updates: list[Update]) -> int:
+    """Apply the provider's answers for messages one claim holds (status
+    "sending" under the claim's token, read whole by the claim): returns how
+    many changed status.
+
+    While a message is "sending" under its claim, only that claim's worker
+    writes it, so its row is as the claim read it (but for the time of the
+    request). On PostgreSQL the results are therefore worked out from the
+    claimed messages and written with one conditional UPDATE, without
+    locking and reading the rows first; a message that is no longer held as
+    claimed (a delivery report came first, or recovery took it back) is
+    left out by that condition and goes through ``apply_updates``."""
+    by_id = {m.id: m for m in messages}
+    token = messages[0].claim_token if messages else None
+    if (
+        connection.vendor != "postgresql"
+        or token is None
+        or len({u.message_id for u in updates}) != len(updates)
+        or any(m.claim_token != token for m in messages)
+        or any(u.message_id not in by_id for u in updates)
+    ):
+        return apply_updates(updates)
+    now = timezone.now()
+    with transaction.atomic():
+        settled = []
+        for update in sorted(updates, key=attrgetter("message_id")):
+            m = by_id[update.message_id]
+            row = _Locked(*_read_locked(m))
+            events, deltas = [], Deltas()
+            touched, moved = _settle(row, [update], now, events, deltas)
+            settled.append((row, update, touched, moved, events, deltas))
+        rows = [row for row, _, touched, *_ in settled if touched]
+        written = _write_unnest(
+            Message,
+            rows,
+            [Message._meta.get_field(name) for name in _CLAIMED_RESULT],
+            5000,
+            # Still as the claim read it: in "sending", under this claim.
+            expect={
+                "status": [by_id[row.id].status for row in rows],
+                "claim_token": [token] * len(rows),
+            },
+        )
+        events, deltas, rest = [], Deltas(), []
+        changed_status = 0
+        for row, update, _, moved, row_events, row_deltas in settled:
+            if row.id not in written:
+                rest.append(update)
+                continue
+            events += row_events
+            deltas.merge(row_deltas)
+            changed_status += moved
+        insert_events(events)
+        deltas.save()
+        changed_status += apply_updates(rest)
+    return changed_status
+
+
+# What a provider's answer to a submit may change (the request time stays
+# as the worker set it).
+_CLAIMED_RESULT = [name for name in _FIELDS if name != "submitted_at"]
+
+
+def _settle(message: _Locked, updates: list[Update], now, events: list, deltas: Deltas):
+    """Apply one message's updates in memory, adding its history rows to
+    ``events`` and its counter changes to ``deltas``. Returns whether the
+    row changed and whether its status did (1 or 0)."""
+    before_status, before_cost = message.status, message.actual_cost
+    before_segments = message.segments
+    touched = False
+    for update in updates:
+        applied = _apply_one(message, update, now)
+        touched = touched or applied
+        events.append(
+            Event(
+                message.id,
+                message.account_id,
+                update.provider_message_id or message.provider_message_id,
+                update.kind,
+                update.status,
+                applied,
+                _jsonable(update.payload),
+            )
+        )
+    if not touched:
+        return False, 0
+    moved = 0
+    if message.status != before_status:
+        moved = 1
+        deltas.move(message, before_status, message.status, segments=before_segments)
+    if message.segments != before_segments:
+        # The provider counted the parts differently: its count holds.
+        deltas.add(message, message.status, segments=message.segments - before_segments)
+    if message.actual_cost != before_cost:
+        deltas.add(message, message.status, actual=(message.actual_cost or 0) - (before_cost or 0))
+    return True, moved
 
 
 def write_messages(messages: list[Message], fields: list[str], chunk: int = 5000) -> None:
@@ -190,16 +267,25 @@ def _array_type(field) -> str:
     return _ARRAY_TYPES.get(field.get_internal_type(), "text[]")
 
 
-def _write_unnest(model, rows, model_fields, chunk) -> None:
+def _write_unnest(model, rows, model_fields, chunk, *, expect=None) -> set:
+    """UPDATE from one array parameter per column; returns the ids written.
+    ``expect``: {field name: [value per row]}, what each row must still hold
+    to be written (compared row by row, so the planner finds rows by id and
+    never through an index on the expected value)."""
     table = connection.ops.quote_name(model._meta.db_table)
     pk = model._meta.pk
+    expect = expect or {}
+    expected = [model._meta.get_field(name) for name in expect]
     columns = [f.column for f in model_fields]
-    unnest = ", ".join(f"%b::{_array_type(f)}" for f in [pk, *model_fields])
+    names = ["pk__", *columns, *(f"was__{f.column}" for f in expected)]
+    unnest = ", ".join(f"%b::{_array_type(f)}" for f in [pk, *model_fields, *expected])
     assignments = ", ".join(f"{c} = v.{c}" for c in columns)
+    conditions = "".join(f" AND {table}.{f.column} = v.was__{f.column}" for f in expected)
     sql = (
-        f"UPDATE {table} SET {assignments} "
-        f"FROM unnest({unnest}) AS v(pk__, {', '.join(columns)}) WHERE {table}.{pk.column} = v.pk__"
+        f"UPDATE {table} SET {assignments} FROM unnest({unnest}) AS v({', '.join(names)}) "
+        f"WHERE {table}.{pk.column} = v.pk__{conditions} RETURNING {table}.{pk.column}"
     )
+    written = set()
     with array_cursor() as cursor:
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
@@ -207,7 +293,10 @@ def _write_unnest(model, rows, model_fields, chunk) -> None:
             # psycopg adapts these Python values (str, int, Decimal, aware
             # datetimes, UUID) itself, as the array's elements.
             params += [[getattr(m, f.attname) for m in part] for f in model_fields]
+            params += [values[start : start + chunk] for values in expect.values()]
             cursor.execute(sql, params)
+            written.update(row[0] for row in cursor.fetchall())
+    return written
 
 
 def _write_values(model, rows, model_fields, chunk) -> None:
@@ -327,6 +416,14 @@ class Deltas:
         self.add(message, old, count=-count, estimated=-estimated, segments=-segments)
         self.add(message, new, count=count, estimated=estimated, segments=segments)
 
+    def merge(self, other: Deltas) -> None:
+        for key, (count, estimated, actual, segments) in other.rows.items():
+            row = self.rows[key]
+            row[0] += count
+            row[1] += estimated
+            row[2] += actual
+            row[3] += segments
+
     def save(self) -> None:
         today = timezone.now().date()
         CampaignCounter.objects.bulk_create(
@@ -377,10 +474,13 @@ def grouped(queryset) -> list[_Group]:
     ]
 
 
+_JSON_TYPES = (dict, list, str, int, float, bool)
+
+
 def _jsonable(payload: Any) -> Any:
     if payload is None:
         return {}
-    if isinstance(payload, dict | list | str | int | float | bool):
+    if isinstance(payload, _JSON_TYPES):
         return payload
     return str(payload)
 

@@ -3,7 +3,8 @@
 A message goes from pending to sending exactly once: the claim is a
 conditional update on locked rows (``SKIP LOCKED`` on PostgreSQL), so two
 workers never take the same row. After the provider answers, results go
-through the status path (``delivery.apply_updates``). A crash between claim
+through the status path (``delivery.apply_claimed``, which writes them
+straight onto the rows the claim still holds). A crash between claim
 and record leaves rows in "sending"; ``recover_stuck`` reconciles them and
 never resends blindly.
 """
@@ -15,19 +16,21 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import timedelta
+from operator import attrgetter
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from contacts.models import Contact
 from providers.base import DltFields, OutboundSms, ProviderError, SendOptions
 from providers.models import ProviderAccount
 from providers.status import Status
 from providers.throttle import limiter
 
 from . import compose
-from .delivery import Deltas, Update, apply_updates, write_messages
+from .delivery import Deltas, Update, apply_claimed, apply_updates, write_messages
 from .models import Campaign, Message, MessageEvent
 
 log = logging.getLogger(__name__)
@@ -94,8 +97,9 @@ def hold_outside_window(campaign: Campaign) -> int:
     return held
 
 
-# What submitting a claimed message reads (loading whole rows costs more in
-# Python than the request takes at the provider).
+# What submitting a claimed message reads, and what the status path needs
+# to record its result without reading the row again (loading whole rows
+# costs more in Python than the request takes at the provider).
 _CLAIMED = (
     "id",
     "campaign_id",
@@ -110,8 +114,15 @@ _CLAIMED = (
     "status",
     "claim_token",
     "submitted_at",
+    "provider_message_id",
+    "error_code",
+    "error_description",
+    "actual_cost",
+    "currency",
+    "sent_at",
+    "done_at",
 )
-_CONTACT = ("contact__first_name", "contact__last_name", "contact__attributes")
+_CONTACT = ("first_name", "last_name", "attributes")
 
 
 def claim(campaign: Campaign, limit: int, *, after: int = 0) -> list[Message]:
@@ -119,30 +130,47 @@ def claim(campaign: Campaign, limit: int, *, after: int = 0) -> list[Message]:
     exactly once, under a fresh claim token, in id order from just after
     ``after`` (the last id of this worker's previous claim: the index entries
     of rows claimed before are skipped, not walked). Handing a schedule to
-    the provider, every pending message is due (the provider holds it)."""
+    the provider, every pending message is due (the provider holds it).
+
+    One statement picks the rows, moves them and returns what sending
+    needs. On PostgreSQL the pick locks them, skipping rows another worker
+    has locked, and checks again that each is still pending once locked; a
+    locked row cannot change before the move."""
     now = timezone.now()
     token = uuid.uuid4()
+    field = Message._meta.get_field
+    due = "campaign_id = %s AND status = %s AND NOT is_test AND id > %s"
+    params: list = [campaign.pk, Status.PENDING, after]
+    if not _hands_over(campaign):
+        due += " AND (not_before IS NULL OR not_before <= %s)"
+        params.append(field("not_before").get_db_prep_value(now, connection))
+    lock = ""
+    if connection.features.has_select_for_update_skip_locked:
+        lock = connection.ops.for_update_sql(skip_locked=True)
+    table = connection.ops.quote_name(Message._meta.db_table)
+    sql = (
+        f"WITH due AS (SELECT id FROM {table} WHERE {due} ORDER BY id LIMIT %s {lock}) "  # noqa: S608 - the model's own table
+        f"UPDATE {table} SET status = %s, submitted_at = %s, claim_token = %s "
+        f"WHERE id IN (SELECT id FROM due) "
+        f"RETURNING {', '.join(_CLAIMED)}"
+    )
+    params += [
+        limit,
+        Status.SENDING,
+        field("submitted_at").get_db_prep_value(now, connection),
+        field("claim_token").get_db_prep_value(token, connection),
+    ]
     with transaction.atomic():
-        due = Message.objects.filter(
-            campaign=campaign, status=Status.PENDING, is_test=False, id__gt=after
-        )
-        if not _hands_over(campaign):
-            due = due.exclude(not_before__gt=now)
-        ids = list(
-            due.select_for_update(skip_locked=True)
-            .order_by("id")
-            .values_list("id", flat=True)[:limit]
-        )
-        if not ids:
+        messages = sorted(Message.objects.raw(sql, params), key=attrgetter("id"))
+        if not messages:
             return []
-        Message.objects.filter(id__in=ids, status=Status.PENDING).update(
-            status=Status.SENDING, submitted_at=now, claim_token=token
-        )
-        claimed = Message.objects.filter(id__in=ids, claim_token=token).only(*_CLAIMED)
         if compose.placeholders(campaign.text):
             # Personalised: rendered per recipient, from the contact.
-            claimed = claimed.select_related("contact").only(*_CLAIMED, *_CONTACT)
-        messages = list(claimed.order_by("id"))
+            contacts = Contact.objects.only(*_CONTACT).in_bulk(
+                {m.contact_id for m in messages if m.contact_id}
+            )
+            for m in messages:
+                m.contact = contacts.get(m.contact_id)
         # The claim is a status change like any other: counters follow it.
         deltas = Deltas()
         for m in messages:
@@ -337,7 +365,7 @@ def _submit_wave(campaign, account, backend, wave: list[list[Message]], options)
         Campaign.objects.filter(pk=campaign.pk).exclude(consecutive_failures=0).update(
             consecutive_failures=0
         )
-        apply_updates(updates)
+        apply_claimed([m for chunk in wave for m in chunk], updates)
     outcome = True
     for chunk, error in failed:
         if outcome is True or error.maybe_sent:
