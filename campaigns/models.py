@@ -442,7 +442,7 @@ class Message(models.Model):
             models.Index(fields=["campaign", "status", "-id"], name="message_campaign_status_page"),
             models.Index(fields=["status", "-id"], name="message_status_page"),
             models.Index(fields=["account", "-id"], name="message_account_page"),
-            models.Index(fields=["created_at"]),
+            # created_at: a BRIN index on PostgreSQL (migration 0011).
             # Prefix search on the number ("+4915…") whatever the collation.
             models.Index(
                 fields=["phone"], name="message_phone_prefix", opclasses=["varchar_pattern_ops"]
@@ -485,7 +485,10 @@ class MessageEvent(models.Model):
         RECOVERY = "recovery", "Recovery"
         NOTE = "note", "Note"
 
-    # Indexed by (message, created_at) below.
+    # Indexed by (message, created_at) below. History rows are appended in
+    # thousands a second: no constraint trigger in the database checks
+    # (and locks) the message and account of each; Django's on_delete
+    # still removes them with their message or account.
     message = models.ForeignKey(
         Message,
         null=True,
@@ -493,8 +496,11 @@ class MessageEvent(models.Model):
         on_delete=models.CASCADE,
         related_name="events",
         db_index=False,
+        db_constraint=False,
     )
-    account = models.ForeignKey("providers.ProviderAccount", on_delete=models.CASCADE)
+    account = models.ForeignKey(
+        "providers.ProviderAccount", on_delete=models.CASCADE, db_constraint=False
+    )
     # Kept even when no message matches, so unknown IDs can be looked at.
     provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -3,25 +3,12 @@
 Segments filter contacts by the date they were added. Contacts are added
 in time order, so the table's block ranges summarise created_at well and a
 BRIN index answers those ranges for almost nothing at insert time; the
-btree it replaces cost an entry per imported row. SQLite keeps no index on
-it. The model state has no index on the field: the BRIN one lives here.
+btree it replaces cost an entry per imported row (see smsportal.indexes).
 """
 
 from django.db import migrations, models
 
-BRIN = "contact_created_at_brin"
-
-
-def add_brin(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {BRIN} ON contacts_contact USING brin (created_at)"
-        )
-
-
-def drop_brin(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX IF EXISTS {BRIN}")
+from smsportal.indexes import brin_on_postgresql
 
 
 class Migration(migrations.Migration):
@@ -35,5 +22,5 @@ class Migration(migrations.Migration):
             name="created_at",
             field=models.DateTimeField(auto_now_add=True),
         ),
-        migrations.RunPython(add_brin, drop_brin),
+        brin_on_postgresql("contacts_contact", "created_at", "contact_created_at_brin"),
     ]
