@@ -30,6 +30,7 @@ from bench.servers import (
     ROOT,
     Stack,
     children_of,
+    cpu_seconds,
     free_port,
     need_command,
     peak_rss_mb,
@@ -81,6 +82,20 @@ def fmt(value: float, digits: int = 0) -> str:
 
 def mb(value: float | None) -> str:
     return f"{value:.0f} MB" if value else "—"
+
+
+def cpu_note(per_message: dict | None) -> str:
+    """CPU time each part used per message sent, and the most messages a
+    second that this machine's cores could give at that cost."""
+    if not per_message:
+        return ""
+    total = sum(per_message.values())
+    cores = os.cpu_count() or 1
+    parts = "; ".join(f"{name} {fmt(us)} µs" for name, us in per_message.items())
+    return (
+        f"CPU per message: {parts} (together {fmt(total)} µs: "
+        f"{cores} cores give at most {fmt(cores * 1e6 / total)} messages/s at that cost)"
+    )
 
 
 class Bench:
@@ -186,14 +201,29 @@ class Bench:
         deadline = time.monotonic() + timeout
         samples: list[float] = []
         stats = {}
+        # Where the CPU went while messages arrived: the engine's worker,
+        # PostgreSQL and the mock share the machine's cores.
+        parts = {
+            "engine": worker.pid,
+            "postgresql": self.stack.postgres_pid(),
+            "mock": self.mocks[kind][1].pid,
+        }
+        cpu: list[tuple[int, dict]] = []
         while time.monotonic() < deadline:
             time.sleep(1.0)
             stats = self.mock(kind)
+            used = {name: cpu_seconds(pid) for name, pid in parts.items()}
             rss = [_rss_now(pid) for pid in children_of(worker.pid)]
             if stats["messages"]:
                 samples.append(max((r for r in rss if r), default=0.0))
+                cpu.append((stats["messages"], used))
             if stats["messages"] >= expected:
                 break
+        if len(cpu) > 1 and cpu[-1][0] > cpu[0][0]:
+            (first, before), (last, after) = cpu[0], cpu[-1]
+            stats["cpu_us_per_message"] = {
+                name: (after[name] - before[name]) * 1e6 / (last - first) for name in parts
+            }
         peaks = [peak_rss_mb(pid) or 0 for pid in [worker.pid, *children_of(worker.pid)]]
         if stats.get("messages", 0) < expected:
             # The window is over: what is left stays pending, as after a pause.
@@ -432,6 +462,7 @@ class Bench:
                 rate / capacity >= 0.5,
                 f"{mb(stats['worker_peak_rss_mb'])} per worker process",
                 {"rate": rate, "capacity": capacity, **stats},
+                note=cpu_note(stats.get("cpu_us_per_message")),
             )
         )
 

@@ -70,6 +70,19 @@ def children_of(pid: int) -> list[int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process has used with all its
+    descendants: the live ones, and those that ended and were waited for."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime, stime, cutime, cstime: fields 14 to 17 of stat(5).
+    ticks = sum(int(x) for x in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(c) for c in children_of(pid))
+
+
 def wait_port(port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -214,6 +227,10 @@ class Stack:
             command += ["-c", sql]
         done = subprocess.run(command, check=True, capture_output=True, text=True)
         return done.stdout
+
+    def postgres_pid(self) -> int:
+        with open(self.pgdata / "postmaster.pid") as f:
+            return int(f.readline())
 
     def postgres_version(self) -> str:
         return self.psql("SHOW server_version").strip()
