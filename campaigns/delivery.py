@@ -147,12 +147,10 @@ def apply_claimed(messages: list[Message], updates: list[Update]) -> int:
     with transaction.atomic():
         settled = []
         for update in sorted(updates, key=attrgetter("message_id")):
-            m = by_id[update.message_id]
-            row = _Locked(*_read_locked(m))
-            events, deltas = [], Deltas()
-            touched, moved = _settle(row, [update], now, events, deltas)
-            settled.append((row, update, touched, moved, events, deltas))
-        rows = [row for row, _, touched, *_ in settled if touched]
+            row = _Locked(*_read_locked(by_id[update.message_id]))
+            before = (row.status, row.actual_cost, row.segments)
+            settled.append((row, update, _apply_one(row, update, now), before))
+        rows = [row for row, _, applied, _ in settled if applied]
         written = _write_unnest(
             Message,
             rows,
@@ -166,13 +164,12 @@ def apply_claimed(messages: list[Message], updates: list[Update]) -> int:
         )
         events, deltas, rest = [], Deltas(), []
         changed_status = 0
-        for row, update, _, moved, row_events, row_deltas in settled:
+        for row, update, _, before in settled:
             if row.id not in written:
                 rest.append(update)
                 continue
-            events += row_events
-            deltas.merge(row_deltas)
-            changed_status += moved
+            events.append(_event(row, update, True))
+            changed_status += _count(row, *before, deltas)
         insert_events(events)
         deltas.save()
         changed_status += apply_updates(rest)
@@ -188,35 +185,40 @@ def _settle(message: _Locked, updates: list[Update], now, events: list, deltas: 
     """Apply one message's updates in memory, adding its history rows to
     ``events`` and its counter changes to ``deltas``. Returns whether the
     row changed and whether its status did (1 or 0)."""
-    before_status, before_cost = message.status, message.actual_cost
-    before_segments = message.segments
+    before = (message.status, message.actual_cost, message.segments)
     touched = False
     for update in updates:
         applied = _apply_one(message, update, now)
         touched = touched or applied
-        events.append(
-            Event(
-                message.id,
-                message.account_id,
-                update.provider_message_id or message.provider_message_id,
-                update.kind,
-                update.status,
-                applied,
-                _jsonable(update.payload),
-            )
-        )
+        events.append(_event(message, update, applied))
     if not touched:
         return False, 0
-    moved = 0
-    if message.status != before_status:
-        moved = 1
-        deltas.move(message, before_status, message.status, segments=before_segments)
+    return True, _count(message, *before, deltas)
+
+
+def _event(message: _Locked, update: Update, applied: bool) -> Event:
+    return Event(
+        message.id,
+        message.account_id,
+        update.provider_message_id or message.provider_message_id,
+        update.kind,
+        update.status,
+        applied,
+        _jsonable(update.payload),
+    )
+
+
+def _count(message: _Locked, before_status, before_cost, before_segments, deltas: Deltas) -> int:
+    """Counter changes of a changed message; 1 if its status moved."""
     if message.segments != before_segments:
         # The provider counted the parts differently: its count holds.
         deltas.add(message, message.status, segments=message.segments - before_segments)
     if message.actual_cost != before_cost:
         deltas.add(message, message.status, actual=(message.actual_cost or 0) - (before_cost or 0))
-    return True, moved
+    if message.status == before_status:
+        return 0
+    deltas.move(message, before_status, message.status, segments=before_segments)
+    return 1
 
 
 def write_messages(messages: list[Message], fields: list[str], chunk: int = 5000) -> None:
@@ -416,13 +418,25 @@ class Deltas:
         self.add(message, old, count=-count, estimated=-estimated, segments=-segments)
         self.add(message, new, count=count, estimated=estimated, segments=segments)
 
-    def merge(self, other: Deltas) -> None:
-        for key, (count, estimated, actual, segments) in other.rows.items():
-            row = self.rows[key]
-            row[0] += count
-            row[1] += estimated
-            row[2] += actual
-            row[3] += segments
+    def move_each(self, messages, old, new):
+        """Each of ``messages`` went from ``old`` to ``new`` (summed per
+        counter row first: a claim moves hundreds at once)."""
+        totals: dict[tuple, list] = {}
+        for m in messages:
+            key = (m.campaign_id, m.account_id, m.country or "")
+            total = totals.get(key)
+            if total is None:
+                totals[key] = [1, m.estimated_cost, m.segments]
+            else:
+                total[0] += 1
+                total[1] += m.estimated_cost
+                total[2] += m.segments
+        for (campaign_id, account_id, country), (count, estimated, segments) in totals.items():
+            for status, sign in ((old, -1), (new, 1)):
+                row = self.rows[(campaign_id, account_id, country, status)]
+                row[0] += sign * count
+                row[1] += sign * estimated
+                row[3] += sign * segments
 
     def save(self) -> None:
         today = timezone.now().date()

@@ -123,7 +123,7 @@ def test_a_report_that_came_first_is_kept_and_the_answer_still_recorded(claimed)
     # The provider's report overtook its answer to the request.
     apply_updates([Update(first.id, Status.DELIVERED, kind=KIND.REPORT)])
     assert apply_claimed(messages, answers(messages)) == 3
-    first.refresh_from_db()
+    first = Message.objects.get(id=first.id)
     assert first.status == Status.DELIVERED
     assert first.provider_message_id == f"p{first.id}"
     # Priced by the rate card when the report finished it, as always.
@@ -147,7 +147,7 @@ def test_a_message_recovery_took_back_goes_through_the_general_path(claimed):
     assert Message.objects.get(id=taken.id).status == Status.UNKNOWN
     # The answer came after all: it settles the message.
     assert apply_claimed(messages, answers(messages)) == 4
-    taken.refresh_from_db()
+    taken = Message.objects.get(id=taken.id)
     assert (taken.status, taken.provider_message_id) == (Status.ACCEPTED, f"p{taken.id}")
     assert [e[:3] for e in history([taken.id])[0]] == [
         (KIND.RECOVERY, Status.UNKNOWN, True),
