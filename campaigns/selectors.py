@@ -174,6 +174,18 @@ def campaign_by_day(campaign_id: int) -> list[tuple]:
             day[1] += n
         if row["status"] in finished:
             day[2] += n
+    # Test sends go through the same counters; as in campaign_counts, they
+    # are not part of the campaign's figures: taken out on the day each was
+    # sent and the day it finished. (What they cost stays: it was spent.)
+    tests = Message.objects.filter(campaign_id=campaign_id, is_test=True, status__in=SENT)
+    for status, sent_at, done_at in tests.values_list("status", "sent_at", "done_at"):
+        sent = sent_at or done_at
+        if sent and sent.date() in per_day:
+            per_day[sent.date()][0] -= 1
+        if status in finished and done_at and done_at.date() in per_day:
+            per_day[done_at.date()][2] -= 1
+            if status == Status.DELIVERED:
+                per_day[done_at.date()][1] -= 1
     return [(day, *values) for day, values in sorted(per_day.items())]
 
 

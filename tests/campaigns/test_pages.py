@@ -3,10 +3,12 @@ from it, the campaign page, the message log's filters, DLT templates and
 delivery windows, and fixed query counts on the list pages."""
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -534,3 +536,27 @@ def test_a_window_without_days_is_explained(manager_client):
     )
     assert 'id="id_days_error"' in response.content.decode()
     assert not DeliveryWindow.objects.exists()
+
+
+def test_the_campaign_page_s_daily_figures_leave_out_the_test_send_like_its_progress(
+    manager_client, draft, manager, django_capture_on_commit_callbacks
+):
+    from campaigns import selectors, services
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.test_send(campaign=draft, phone="+4915112345601", user=manager)
+        services.campaign_launch(campaign=draft, user=manager)
+    counts = selectors.campaign_counts([draft.pk])[draft.pk]
+    (day, submitted, delivered, finished, cost), *more = selectors.campaign_by_day(draft.pk)
+
+    assert not more
+    # The sandbox: two delivered, one undelivered, one rejected (and the
+    # test, delivered, on top).
+    assert sum(counts.by_status.values()) == 4
+    assert (submitted, delivered, finished) == (4, 2, 4)
+    assert cost == draft.messages.aggregate(total=Sum("actual_cost"))["total"]
+    response = manager_client.get(reverse("campaigns:detail", args=[draft.pk]))
+    rate = json.loads(response.context["rate_chart"])["data"]["datasets"][0]["data"]
+    sends = json.loads(response.context["sends_chart"])["data"]["datasets"]
+    assert rate == [50.0]
+    assert [d["data"] for d in sends] == [[4], [2]]
