@@ -388,17 +388,31 @@ class Bench:
             .order_by("id")
             .values_list("id", flat=True)[: min(100_000, self.sendable)]
         )
-        script = self.stack.work / "update.sql"
+        return self._psql_rows_per_second(
+            "update.sql",
+            ids,
+            1000,
+            [
+                "UPDATE campaigns_message m SET status = 'accepted', "
+                "provider_message_id = v.id::text, submitted_at = now(), sent_at = now(), "
+                "segments = 1, currency = 'EUR' "
+                "FROM (VALUES {values}) v(id) WHERE m.id = v.id;"
+            ],
+        )
+
+    def _psql_rows_per_second(
+        self, name: str, ids: list[int], chunk: int, statements: list[str]
+    ) -> float:
+        """Run ``statements`` (each with ``{values}`` for a chunk of ids) over
+        ``ids`` in psql, in one transaction that is rolled back; rows a
+        second, timed around psql."""
+        script = self.stack.work / name
         with open(script, "w") as f:
             f.write("BEGIN;\n")
-            for i in range(0, len(ids), 1000):
-                values = ",".join(f"({x})" for x in ids[i : i + 1000])
-                f.write(
-                    "UPDATE campaigns_message m SET status = 'accepted', "
-                    "provider_message_id = v.id::text, submitted_at = now(), sent_at = now(), "
-                    "segments = 1, currency = 'EUR' "
-                    f"FROM (VALUES {values}) v(id) WHERE m.id = v.id;\n"
-                )
+            for i in range(0, len(ids), chunk):
+                values = ",".join(f"({x})" for x in ids[i : i + chunk])
+                for statement in statements:
+                    f.write(statement.format(values=values) + "\n")
             f.write("ROLLBACK;\n")
         started = time.perf_counter()
         self.stack.psql("", input_file=str(script))
@@ -422,23 +436,19 @@ class Bench:
         ids = list(
             Message.objects.filter(campaign=campaign).order_by("id").values_list("id", flat=True)
         )
-        script = self.stack.work / "status_path.sql"
-        with open(script, "w") as f:
-            f.write("BEGIN;\n")
-            for i in range(0, len(ids), 500):
-                values = ",".join(f"({x})" for x in ids[i : i + 500])
-                f.write(
-                    "UPDATE campaigns_message m SET status = 'sending', submitted_at = now(), "
-                    "claim_token = gen_random_uuid() "
-                    f"FROM (VALUES {values}) v(id) WHERE m.id = v.id;\n"
-                    "UPDATE campaigns_message m SET status = 'accepted', "
-                    "provider_message_id = 'again-' || v.id, sent_at = now() "
-                    f"FROM (VALUES {values}) v(id) WHERE m.id = v.id;\n"
-                )
-            f.write("ROLLBACK;\n")
-        started = time.perf_counter()
-        self.stack.psql("", input_file=str(script))
-        return len(ids) / (time.perf_counter() - started)
+        return self._psql_rows_per_second(
+            "status_path.sql",
+            ids,
+            500,
+            [
+                "UPDATE campaigns_message m SET status = 'sending', submitted_at = now(), "
+                "claim_token = gen_random_uuid() "
+                "FROM (VALUES {values}) v(id) WHERE m.id = v.id;",
+                "UPDATE campaigns_message m SET status = 'accepted', "
+                "provider_message_id = 'again-' || v.id, sent_at = now() "
+                "FROM (VALUES {values}) v(id) WHERE m.id = v.id;",
+            ],
+        )
 
     def _statuses(self) -> dict:
         from django.db.models import Count
