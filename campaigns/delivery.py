@@ -431,12 +431,12 @@ class Deltas:
                 total[0] += 1
                 total[1] += m.estimated_cost
                 total[2] += m.segments
-        for (campaign_id, account_id, country), (count, estimated, segments) in totals.items():
-            for status, sign in ((old, -1), (new, 1)):
-                row = self.rows[(campaign_id, account_id, country, status)]
-                row[0] += sign * count
-                row[1] += sign * estimated
-                row[3] += sign * segments
+        for (campaign_id, account_id, country), (n, est, seg) in totals.items():
+            group = _Group(
+                {"campaign_id": campaign_id, "account_id": account_id, "country": country,
+                 "est": est, "seg": seg, "n": n}
+            )  # fmt: skip
+            self.move(group, old, new, count=group.count)
 
     def save(self) -> None:
         today = timezone.now().date()
