@@ -2,8 +2,8 @@ from django import forms
 from django.utils import timezone
 
 from contacts.models import ContactList, Segment
-from contacts.phones import InvalidNumber, country_choices, normalise
 from providers.models import ProviderAccount
+from smsportal.phones import InvalidNumber, country_choices, normalise
 
 from . import compose
 from .models import Approval, Campaign, DeliveryWindow, DLTTemplate, SenderID

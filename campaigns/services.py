@@ -13,10 +13,10 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from contacts.models import Contact, Suppression
-from contacts.phones import normalise
 from providers.models import RateCardEntry
 from providers.status import Status
 from smsportal import audit
+from smsportal.phones import normalise
 
 from . import compose
 from .delivery import Deltas, bulk_status_change, grouped

@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
-from contacts.phones import InvalidNumber
 from providers import segments
 from providers.status import Status
 from smsportal import roles
 from smsportal.models import AuditLogEntry
+from smsportal.phones import InvalidNumber
 
 from . import compose, selectors, services
 from .forms import (

@@ -1,6 +1,6 @@
 from django import forms
 
-from contacts.phones import InvalidNumber, country_choices, normalise
+from smsportal.phones import InvalidNumber, country_choices, normalise
 
 from . import segments
 from .imports import ATTRIBUTE, FIRST_NAME, LAST_NAME, PHONE, attribute_key

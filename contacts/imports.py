@@ -43,8 +43,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from smsportal.phones import InvalidNumber, normalise
+
 from .models import Contact, ContactList, ListMembership, Suppression
-from .phones import InvalidNumber, normalise
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,9 @@
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from smsportal.phones import InvalidNumber, normalise
+
 from .models import Contact, Suppression
-from .phones import InvalidNumber, normalise
 
 
 def contact_search(query: str, default_region: str = "") -> QuerySet[Contact]:

@@ -12,11 +12,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from smsportal import audit
+from smsportal.phones import InvalidNumber, normalise
 
 from . import imports
 from .imports import ImportFileError
 from .models import Contact, ContactImport, ContactList, ListMembership, Segment, Suppression
-from .phones import InvalidNumber, normalise
 
 logger = logging.getLogger(__name__)
 

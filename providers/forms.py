@@ -4,7 +4,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 
-from contacts.phones import country_choices
+from smsportal.phones import country_choices
 
 from . import crypto
 from .models import ProviderAccount

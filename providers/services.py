@@ -14,8 +14,8 @@ from django.utils import timezone
 from campaigns.delivery import Event, Update, apply_updates, insert_events
 from campaigns.models import Message, MessageEvent
 from contacts.models import Suppression
-from contacts.phones import InvalidNumber, normalise
 from smsportal import audit
+from smsportal.phones import InvalidNumber, normalise
 
 from .base import (
     InboundSms,

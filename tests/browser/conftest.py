@@ -41,7 +41,7 @@ def browser():
 def country_names():
     """The country dropdowns' names take phonenumbers many seconds to load
     the first time; load them before a page waits on them."""
-    from contacts.phones import country_choices
+    from smsportal.phones import country_choices
 
     return country_choices()
 

@@ -5,8 +5,8 @@ import phonenumbers
 import pytest
 from phonenumbers import timezone as pn_timezone
 
-from contacts import phones
-from contacts.phones import InvalidNumber, normalise
+from smsportal import phones
+from smsportal.phones import InvalidNumber, normalise
 
 # Shared country codes (+44 with Jersey, Guernsey and the Isle of Man, +1
 # across North America and the Caribbean, +7) and plain ones, fixed and
