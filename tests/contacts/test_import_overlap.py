@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from contacts import imports
-from contacts.imports import ImportFileError, run_import
+from contacts.imports import ImportFileError, merge, run_import
 from contacts.models import Contact, ContactList, ListMembership, Suppression
 
 # The merging connection commits: the rows must be really committed for it
@@ -130,7 +130,7 @@ def test_a_database_error_while_merging_fails_the_import_and_keeps_nothing(
     tmp_path, newsletter, monkeypatch
 ):
     calls = []
-    original = imports._merge_chunk_contacts
+    original = merge._merge_chunk_contacts
 
     def fail_on_the_second(cursor, contact_list_id, now):
         calls.append(1)
@@ -138,7 +138,7 @@ def test_a_database_error_while_merging_fails_the_import_and_keeps_nothing(
             cursor.execute("SELECT 1 / 0")
         return original(cursor, contact_list_id, now)
 
-    monkeypatch.setattr(imports, "_merge_chunk_contacts", fail_on_the_second)
+    monkeypatch.setattr(merge, "_merge_chunk_contacts", fail_on_the_second)
     lines = "".join(f"+49151{40000000 + i}\n" for i in range(12))
     path = write(tmp_path, "boom.csv", "phone\n" + lines)
     with pytest.raises(Exception, match="division by zero"):
