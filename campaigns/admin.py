@@ -112,7 +112,7 @@ class MessageAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Re-check status with the provider")
     def recheck(self, request, queryset):
-        from providers.services import ingest_reports
+        from .reports import ingest_reports
 
         for message in queryset.exclude(provider_message_id="").select_related("account")[:500]:
             backend = message.account.backend()

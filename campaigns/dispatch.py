@@ -28,9 +28,11 @@ from providers.base import DltFields, OutboundSms, ProviderError, SendOptions
 from providers.models import ProviderAccount
 from providers.status import Status
 from providers.throttle import limiter
+from smsportal import audit
 
 from . import compose
 from .delivery import Deltas, Update, apply_claimed, apply_updates, write_messages
+from .lifecycle import campaign_complete_if_done, campaign_failover, campaign_pause
 from .models import Campaign, Message, MessageEvent
 
 log = logging.getLogger(__name__)
@@ -528,8 +530,6 @@ def _request_failed(campaign: Campaign, account, chunk: list[Message], error: Pr
     release(chunk, not_before=retry_at, error=error, count_attempt=True)
     if not (error.permanent or failures >= settings.DISPATCH_MAX_FAILURES):
         return retry_at
-    from .services import campaign_failover, campaign_pause
-
     if campaign_failover(campaign=campaign, account=account, reason=error.message):
         return None
     reason = f"Paused: {error.message}"
@@ -553,8 +553,6 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
         return 0
     if campaign.provider_list_ids:
         # Its recipients are the provider's: one request sends it all.
-        from .services import send_to_provider_lists
-
         send_to_provider_lists(campaign.pk)
         return 0
     hold_outside_window(campaign)
@@ -583,8 +581,6 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
         after = messages[-1].id
         submit_messages(campaign, messages, widths=widths)
         submitted += len(messages)
-    from .services import campaign_complete_if_done
-
     campaign_complete_if_done(campaign_id)
     return submitted
 
@@ -685,3 +681,65 @@ def requeue_absent(messages: list[Message]) -> int:
             for m in rows
         )
     return len(rows)
+
+
+def send_to_provider_lists(campaign_id: int) -> bool:
+    """Send a campaign whose recipients are the provider's own contact lists:
+    one request, never twice without a person saying so. The campaign is
+    completed once the provider took it; its figures then come from the
+    provider's campaign view (refresh_provider_view)."""
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update(of=("self",))
+            .select_related("account", "sender", "dlt_template")
+            .get(pk=campaign_id)
+        )
+        if campaign.provider_sent_at or campaign.state not in (State.RUNNING, State.SCHEDULED):
+            return False
+        campaign.provider_sent_at = timezone.now()
+        campaign.save(update_fields=["provider_sent_at", "updated_at"])
+    backend = campaign.account.backend()
+    try:
+        answer = backend.send_to_provider_lists(
+            campaign.provider_list_ids,
+            compose.render_for(campaign, {}),
+            campaign.sender.value,
+            send_options(campaign),
+        )
+    except ProviderError as error:
+        reason = f"Paused: {error.message}"
+        if error.maybe_sent:
+            reason += (
+                " Whether the provider took the campaign is unclear: look in its portal; "
+                "resuming sends it again."
+            )
+        else:
+            Campaign.objects.filter(pk=campaign.pk).update(provider_sent_at=None)
+        campaign_pause(campaign=campaign, user=None, reason=reason)
+        return False
+    now = timezone.now()
+    uid = str(answer.get("uid") or "")[:100]
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        campaign.provider_campaign_uid = uid
+        campaign.provider_view = {"answer": answer}
+        campaign.provider_view_at = now
+        campaign.state = State.COMPLETED
+        campaign.completed_at = now
+        campaign.save(
+            update_fields=[
+                "provider_campaign_uid",
+                "provider_view",
+                "provider_view_at",
+                "state",
+                "completed_at",
+                "updated_at",
+            ]
+        )
+        audit.record(
+            "campaign.provider_lists_sent",
+            obj=campaign,
+            lists=campaign.provider_list_ids,
+            provider_campaign=uid,
+        )
+    return True

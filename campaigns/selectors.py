@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from providers.status import Status
@@ -222,3 +222,8 @@ def held_at_provider(campaign) -> int:
     return Message.objects.filter(
         campaign=campaign, status=Status.ACCEPTED, not_before__gt=timezone.now()
     ).count()
+
+
+def contact_messages(contact) -> QuerySet[Message]:
+    """The messages sent to a contact, newest first (the contact page)."""
+    return Message.objects.filter(contact=contact).select_related("campaign").order_by("-id")

@@ -8,33 +8,30 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
-from django.db.models import Count, Q
+from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from contacts.models import Contact, Suppression
 from providers.models import RateCardEntry
 from providers.status import Status
 from smsportal import audit
+from smsportal.celery import enqueue
 from smsportal.phones import normalise
 
 from . import compose
 from .delivery import Deltas, bulk_status_change, grouped
+from .dispatch import submit_messages
+from .lifecycle import CampaignError as CampaignError
+from .lifecycle import _transition
+from .lifecycle import campaign_complete_if_done as campaign_complete_if_done
+from .lifecycle import campaign_failover as campaign_failover
+from .lifecycle import campaign_pause as campaign_pause
+from .lifecycle import fallback_problems as fallback_problems
 from .models import Approval, Campaign, CampaignCounter, DLTTemplate, Message, SenderID
 
 State = Campaign.State
 log = logging.getLogger(__name__)
-
-
-class CampaignError(Exception):
-    """A campaign action that cannot be done now, with the reason to show."""
-
-
-def _transition(campaign: Campaign, allowed: tuple[str, ...], action: str) -> None:
-    if campaign.state not in allowed:
-        raise CampaignError(
-            f"A {campaign.get_state_display().lower()} campaign cannot be {action}."
-        )
 
 
 def campaign_launch(*, campaign: Campaign, user) -> Campaign:
@@ -62,9 +59,7 @@ def campaign_launch(*, campaign: Campaign, user) -> Campaign:
             obj=campaign,
             scheduled_at=campaign.scheduled_at.isoformat() if campaign.scheduled_at else None,
         )
-        from .tasks import materialise_campaign
-
-        materialise_campaign.delay_on_commit(campaign.pk)
+        enqueue("campaigns.tasks.materialise_campaign", campaign.pk)
     return campaign
 
 
@@ -158,24 +153,6 @@ def materialise(campaign_id: int) -> int:
     return inserted
 
 
-def campaign_pause(*, campaign: Campaign, user, reason: str = "") -> Campaign:
-    with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        _transition(campaign, (State.RUNNING, State.SCHEDULED), "paused")
-        if user is not None and campaign.held_at_provider:
-            # The engine may still pause the hand-over when the provider
-            # fails; a person could only believe the messages were held.
-            raise CampaignError(
-                "Its messages are handed to the provider, which sends them at the scheduled "
-                "time: a pause would not hold them. Cancel the campaign instead."
-            )
-        campaign.state = State.PAUSED
-        campaign.pause_reason = reason or (f"Paused by {user}" if user else "Paused")
-        campaign.save(update_fields=["state", "pause_reason", "updated_at"])
-        audit.record("campaign.pause", actor=user, obj=campaign, reason=campaign.pause_reason)
-    return campaign
-
-
 def campaign_resume(*, campaign: Campaign, user) -> Campaign:
     """Resume sending what is still pending. Messages already submitted (or
     unclear) stay as they are: nothing is sent twice."""
@@ -207,9 +184,7 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
         # the next dispatch, and a scheduled campaign waits for its time.
         campaign.messages.filter(status=Status.PENDING).update(not_before=None)
         audit.record("campaign.resume", actor=user, obj=campaign)
-        from .tasks import dispatch_campaign
-
-        dispatch_campaign.delay_on_commit(campaign.pk)
+        enqueue("campaigns.tasks.dispatch_campaign", campaign.pk)
     return campaign
 
 
@@ -232,86 +207,8 @@ def campaign_cancel(*, campaign: Campaign, user) -> int:
         reason="Campaign cancelled",
     )
     if campaign.account.backend_class.capabilities.cancel:
-        from .tasks import cancel_at_provider
-
-        cancel_at_provider.delay(campaign.pk)
+        enqueue("campaigns.tasks.cancel_at_provider", campaign.pk, on_commit=False)
     return cancelled
-
-
-def fallback_problems(campaign: Campaign, fallback) -> list[str]:
-    """Why the campaign's messages could not go through ``fallback``."""
-    problems = []
-    if not fallback.enabled:
-        problems.append(f"{fallback} is disabled")
-    sender = campaign.sender
-    if sender.accounts.exists() and not sender.accounts.filter(pk=fallback.pk).exists():
-        problems.append(f"the sender {sender} is not registered with {fallback}")
-    problems.extend(fallback.backend_class(options=fallback.options).sender_errors(sender.value))
-    needs_dlt = (
-        campaign.dlt_template_id
-        and campaign.messages.filter(status=Status.PENDING, country=compose.INDIA).exists()
-    )
-    if needs_dlt and not fallback.backend_class.capabilities.dlt:
-        problems.append(f"{fallback} cannot carry DLT template fields")
-    return problems
-
-
-def campaign_failover(*, campaign: Campaign, account, reason: str) -> bool:
-    """Move the campaign's pending messages from a failing account to its
-    fallback, re-priced on the fallback's rate card. False (nothing moved)
-    when there is no usable fallback."""
-    from django.db.models import DecimalField, OuterRef, Subquery, Value
-    from django.db.models.functions import Coalesce
-
-    fallback = account.fallback
-    if fallback is None:
-        return False
-    problems = fallback_problems(campaign, fallback)
-    if problems:
-        audit.record(
-            "campaign.failover_refused",
-            obj=campaign,
-            account=account.name,
-            fallback=fallback.name,
-            problems=problems,
-        )
-        return False
-    with transaction.atomic():
-        Campaign.objects.select_for_update().get(pk=campaign.pk)
-        pending = campaign.messages.filter(status=Status.PENDING, account=account)
-        rates = {r.country: r.price for r in fallback.rates.all()}
-        deltas = Deltas()
-        for g in grouped(pending):
-            deltas.add(
-                g, g.status, count=-g.count, estimated=-g.estimated_cost, segments=-g.segments
-            )
-            # The same messages, now on the fallback at its price.
-            g.account_id = fallback.pk
-            new_estimate = g.segments * rates.get(g.country, fallback.default_price)
-            deltas.add(g, g.status, count=g.count, estimated=new_estimate, segments=g.segments)
-        rate = RateCardEntry.objects.filter(account=fallback, country=OuterRef("country"))
-        price = Coalesce(
-            Subquery(rate.values("price")[:1]),
-            Value(fallback.default_price),
-            output_field=DecimalField(max_digits=10, decimal_places=5),
-        )
-        moved = pending.update(
-            account=fallback,
-            currency=fallback.currency,
-            estimated_cost=models.F("segments") * price,
-            not_before=None,
-        )
-        deltas.save()
-        Campaign.objects.filter(pk=campaign.pk).update(consecutive_failures=0)
-        audit.record(
-            "campaign.failover",
-            obj=campaign,
-            account=account.name,
-            fallback=fallback.name,
-            moved=moved,
-            reason=reason,
-        )
-    return True
 
 
 def cancelled_at_provider(campaign: Campaign, provider_ids: list[str]) -> int:
@@ -333,24 +230,6 @@ def cancelled_at_provider(campaign: Campaign, provider_ids: list[str]) -> int:
     )
 
 
-def campaign_complete_if_done(campaign_id: int) -> bool:
-    """A running campaign with nothing left to submit is completed."""
-    # Unknown messages not yet reconciled may still go back to pending.
-    busy = Message.objects.filter(
-        Q(status__in=[Status.PENDING, Status.SENDING]) | Q(status=Status.UNKNOWN, done_at=None),
-        campaign_id=campaign_id,
-        is_test=False,
-    )
-    if busy.exists():
-        return False
-    updated = Campaign.objects.filter(
-        pk=campaign_id, state=State.RUNNING, messages__isnull=False
-    ).update(state=State.COMPLETED, completed_at=timezone.now())
-    if updated:
-        audit.record("campaign.complete", obj=Campaign.objects.get(pk=campaign_id))
-    return bool(updated)
-
-
 def start_due_campaigns() -> list[int]:
     """Scheduled campaigns whose time has come start running."""
     due = list(
@@ -365,7 +244,6 @@ def start_due_campaigns() -> list[int]:
 def test_send(*, campaign: Campaign, phone: str, user, default_region: str = "") -> Message:
     """Send the campaign's message to one number now, logged like any
     message (marked as a test, not part of the audience)."""
-    from .dispatch import submit_messages
 
     number = normalise(phone, default_region)
     problems = compose.sender_problems(campaign)
@@ -480,72 +358,6 @@ def validate_schedule(scheduled_at) -> None:
 
 
 # -- campaigns to contact lists kept at the provider ---------------------------------------
-
-
-def send_to_provider_lists(campaign_id: int) -> bool:
-    """Send a campaign whose recipients are the provider's own contact lists:
-    one request, never twice without a person saying so. The campaign is
-    completed once the provider took it; its figures then come from the
-    provider's campaign view (refresh_provider_view)."""
-    from providers.base import ProviderError
-
-    from .dispatch import send_options
-
-    with transaction.atomic():
-        campaign = (
-            Campaign.objects.select_for_update(of=("self",))
-            .select_related("account", "sender", "dlt_template")
-            .get(pk=campaign_id)
-        )
-        if campaign.provider_sent_at or campaign.state not in (State.RUNNING, State.SCHEDULED):
-            return False
-        campaign.provider_sent_at = timezone.now()
-        campaign.save(update_fields=["provider_sent_at", "updated_at"])
-    backend = campaign.account.backend()
-    try:
-        answer = backend.send_to_provider_lists(
-            campaign.provider_list_ids,
-            compose.render_for(campaign, {}),
-            campaign.sender.value,
-            send_options(campaign),
-        )
-    except ProviderError as error:
-        reason = f"Paused: {error.message}"
-        if error.maybe_sent:
-            reason += (
-                " Whether the provider took the campaign is unclear: look in its portal; "
-                "resuming sends it again."
-            )
-        else:
-            Campaign.objects.filter(pk=campaign.pk).update(provider_sent_at=None)
-        campaign_pause(campaign=campaign, user=None, reason=reason)
-        return False
-    now = timezone.now()
-    uid = str(answer.get("uid") or "")[:100]
-    with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
-        campaign.provider_campaign_uid = uid
-        campaign.provider_view = {"answer": answer}
-        campaign.provider_view_at = now
-        campaign.state = State.COMPLETED
-        campaign.completed_at = now
-        campaign.save(
-            update_fields=[
-                "provider_campaign_uid",
-                "provider_view",
-                "provider_view_at",
-                "state",
-                "completed_at",
-                "updated_at",
-            ]
-        )
-        audit.record(
-            "campaign.provider_lists_sent",
-            obj=campaign,
-            lists=campaign.provider_list_ids,
-            provider_campaign=uid,
-        )
-    return True
 
 
 def refresh_provider_view(campaign: Campaign) -> bool:

@@ -1,14 +1,19 @@
 """Celery tasks: each fetches by id and calls a service. They move batches,
 never one message per task, and are safe to run twice."""
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
-from . import dispatch, services
+from providers.models import ProviderAccount
+
+from . import dispatch, reports, services
 from .models import Campaign, Message
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -85,3 +90,28 @@ def refresh_provider_views() -> None:
         .exclude(provider_campaign_uid="")
     ):
         services.refresh_provider_view(campaign)
+
+
+@shared_task(ignore_result=True)
+def poll_statuses() -> None:
+    """Poll providers that do not push, and pull queued reports/replies."""
+    if not cache.add("lock:poll_statuses", 1, timeout=300):
+        return  # the previous run is still going
+    try:
+        for account in ProviderAccount.objects.filter(enabled=True):
+            caps = account.backend_class.capabilities
+            if not (caps.polling or caps.push_reports or caps.inbound):
+                continue
+            try:
+                reports.poll_account(account)
+            except Exception:
+                log.exception("polling %s failed", account)
+    finally:
+        cache.delete("lock:poll_statuses")
+
+
+@shared_task(ignore_result=True)
+def apply_webhooks() -> None:
+    """Apply the callbacks the webhook stored (queued when one is stored,
+    and every few seconds by beat in case a worker died while applying)."""
+    reports.apply_stored_webhooks()

@@ -184,8 +184,11 @@ class SegmentForm(forms.ModelForm):
 
 
 class ConditionForm(forms.Form):
-    field = forms.ChoiceField(choices=[("", "—"), *segments.field_choices()], required=False)
-    op = forms.ChoiceField(choices=[("", "—"), *segments.op_choices()], required=False)
+    # Callables: apps above contacts register fields once they are loaded.
+    field = forms.ChoiceField(
+        choices=lambda: [("", "—"), *segments.field_choices()], required=False
+    )
+    op = forms.ChoiceField(choices=lambda: [("", "—"), *segments.op_choices()], required=False)
     key = forms.CharField(max_length=60, required=False, label="Attribute")
     value = forms.CharField(max_length=500, required=False)
 

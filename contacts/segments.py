@@ -6,10 +6,11 @@ A condition is a dict {"field", "op", "key", "value"}:
     attribute   equals / not_equals / contains / is_set / is_not_set
                                    key: the attribute, value: the text
     created     before / after     value: YYYY-MM-DD (the site's time zone)
-    campaign    received / not_received
-                                   value: campaign id; "received" means a
-                                   message to the contact was submitted
     list        in / not_in        value: list id
+
+Conditions about things contacts do not know (what campaigns sent) are
+registered by the app that knows them (``register``): contacts never
+imports the apps above it.
 
 ``contacts(segment)`` is the queryset; ``contact_ids(segment)`` its ids, for
 use as a subquery (a campaign audience: ``Contact.objects.filter(id__in=
@@ -18,13 +19,13 @@ contact_ids(segment))``, minus suppressions as for lists).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, time
 
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
-
-from providers.status import SUBMITTED
 
 from .imports import attribute_key
 from .models import Contact, ContactList, ListMembership, Segment
@@ -42,13 +43,55 @@ FIELDS = {
         },
     ),
     "created": ("Added", {"before": "before", "after": "on or after"}),
-    "campaign": (
-        "Campaign",
-        {"received": "was sent a message from", "not_received": "was not sent a message from"},
-    ),
     "list": ("List", {"in": "is in", "not_in": "is not in"}),
 }
 NEEDS_VALUE = {"is_set": False, "is_not_set": False}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition an app above contacts provides. ``clean`` turns what the
+    user typed into the stored value (raising ValidationError), ``q`` is the
+    filter on contacts for (op, value), ``describe`` names a stored value,
+    and ``suggest`` gives values to offer while typing."""
+
+    clean: Callable[[str], str]
+    q: Callable[[str, str], Q]
+    describe: Callable[[str], str]
+    suggest: Callable[[], Iterable[str]]
+
+
+REGISTERED: dict[str, Condition] = {}
+
+
+def register(
+    name: str, label: str, ops: dict[str, str], condition: Condition, *, before: str = ""
+) -> None:
+    """Add a condition field (placed before the field ``before`` in the
+    choices, else last). Registering a name again replaces it."""
+    items = [(k, v) for k, v in FIELDS.items() if k != name]
+    at = next((i for i, (k, _) in enumerate(items) if k == before), len(items))
+    items.insert(at, (name, (label, ops)))
+    FIELDS.clear()
+    FIELDS.update(items)
+    REGISTERED[name] = condition
+
+
+def pick(objects, value: str, what: str) -> str:
+    """A campaign or list by id or by name, stored as its id."""
+    found = objects.filter(pk=value).first() if value.isdigit() else None
+    found = found or objects.filter(name__iexact=value).first()
+    if found is None:
+        raise ValidationError(f"There is no {what} called “{value}”.")
+    return str(found.pk)
+
+
+def value_suggestions() -> list[str]:
+    """Names offered in the value box: lists, and what registered fields offer."""
+    names = list(ContactList.objects.values_list("name", flat=True)[:200])
+    for condition in REGISTERED.values():
+        names += list(condition.suggest())
+    return names
 
 
 def field_choices():
@@ -91,22 +134,11 @@ def clean_condition(condition: dict) -> dict:
             datetime.strptime(value, "%Y-%m-%d")
         except ValueError as exc:
             raise ValidationError("Give the date as YYYY-MM-DD.") from exc
-    elif name == "campaign":
-        from campaigns.models import Campaign
-
-        value = _pick(Campaign.objects.all(), value, "campaign")
+    elif name in REGISTERED:
+        value = REGISTERED[name].clean(value)
     elif name == "list":
-        value = _pick(ContactList.objects.all(), value, "list")
+        value = pick(ContactList.objects.all(), value, "list")
     return {"field": name, "op": op, "key": key if name == "attribute" else "", "value": value}
-
-
-def _pick(objects, value: str, what: str) -> str:
-    """A campaign or list by id or by name, stored as its id."""
-    found = objects.filter(pk=value).first() if value.isdigit() else None
-    found = found or objects.filter(name__iexact=value).first()
-    if found is None:
-        raise ValidationError(f"There is no {what} called “{value}”.")
-    return str(found.pk)
 
 
 def condition_q(condition: dict) -> Q:
@@ -129,16 +161,8 @@ def condition_q(condition: dict) -> Q:
         day = datetime.strptime(value, "%Y-%m-%d").date()
         moment = timezone.make_aware(datetime.combine(day, time.min))
         return Q(created_at__lt=moment) if op == "before" else Q(created_at__gte=moment)
-    if name == "campaign":
-        from campaigns.models import Message
-
-        sent = Message.objects.filter(
-            contact_id=OuterRef("pk"),
-            campaign_id=int(value),
-            is_test=False,
-            status__in=sorted(SUBMITTED),
-        )
-        return Q(Exists(sent)) if op == "received" else ~Q(Exists(sent))
+    if name in REGISTERED:
+        return REGISTERED[name].q(op, value)
     if name == "list":
         member = ListMembership.objects.filter(
             contact_id=OuterRef("pk"), contact_list_id=int(value)
@@ -169,10 +193,8 @@ def describe(condition: dict) -> str:
     value = condition.get("value", "")
     if condition["field"] == "attribute":
         label = f"Attribute “{condition.get('key')}”"
-    elif condition["field"] == "campaign":
-        from campaigns.models import Campaign
-
-        value = str(Campaign.objects.filter(pk=value).first() or f"#{value}")
+    elif condition["field"] in REGISTERED:
+        value = REGISTERED[condition["field"]].describe(value)
     elif condition["field"] == "list":
         value = str(ContactList.objects.filter(pk=value).first() or f"#{value}")
     return f"{label} {op} {value}".strip()

@@ -1,5 +1,7 @@
 """Reads for the contact pages."""
 
+from collections.abc import Callable
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from smsportal.phones import InvalidNumber, normalise
@@ -32,3 +34,16 @@ def contact_search(query: str, default_region: str = "") -> QuerySet[Contact]:
     for word in words:
         condition &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
     return contacts.filter(condition)
+
+
+# The messages sent to a contact, newest first. The app that sends them
+# provides it (``register_message_history``): contacts never imports it.
+_message_history: list[Callable[[Contact], QuerySet]] = []
+
+
+def register_message_history(history: Callable[[Contact], QuerySet]) -> None:
+    _message_history[:] = [history]
+
+
+def message_history(contact: Contact) -> QuerySet:
+    return _message_history[0](contact) if _message_history else Contact.objects.none()

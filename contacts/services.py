@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from smsportal import audit
+from smsportal.celery import enqueue
 from smsportal.phones import InvalidNumber, normalise
 
 from . import imports
@@ -239,9 +240,7 @@ def import_start(
             list=locked.contact_list_id,
             file=locked.original_name,
         )
-        from .tasks import import_contacts
-
-        import_contacts.delay_on_commit(locked.pk)
+        enqueue("contacts.tasks.import_contacts", locked.pk)
     return locked
 
 
@@ -269,9 +268,7 @@ def import_restart(*, contact_import: ContactImport, user) -> bool:
     )
     if restarted:
         audit.record("import.restart", actor=user, obj=contact_import)
-        from .tasks import import_contacts
-
-        import_contacts.delay_on_commit(contact_import.pk)
+        enqueue("contacts.tasks.import_contacts", contact_import.pk)
     return bool(restarted)
 
 

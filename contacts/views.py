@@ -292,10 +292,8 @@ def contact_index(request):
 
 
 def contact_detail(request, pk):
-    from campaigns.models import Message
-
     contact = get_object_or_404(Contact, pk=pk)
-    history = Message.objects.filter(contact=contact).select_related("campaign").order_by("-id")
+    history = selectors.message_history(contact)
     page, next_url = _keyset(history, request)
     return render(
         request,
@@ -342,8 +340,6 @@ def segment_edit(request, pk=None):
             )
             flash.success(request, f"Segment “{segment}” saved.")
             return redirect("contacts:segment", pk=segment.pk)
-    from campaigns.models import Campaign
-
     return render(
         request,
         "contacts/segment_edit.html",
@@ -351,8 +347,7 @@ def segment_edit(request, pk=None):
             "form": form,
             "conditions": conditions,
             "segment": segment,
-            "campaign_names": Campaign.objects.values_list("name", flat=True)[:200],
-            "list_names": ContactList.objects.values_list("name", flat=True)[:200],
+            "value_names": segments.value_suggestions(),
         },
         status=400 if form.errors or conditions.total_error_count() else 200,
     )

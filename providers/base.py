@@ -4,7 +4,7 @@ One small class per provider (``providers/backends/<kind>.py``) turns our
 outbound messages into that provider's requests and its responses, reports and
 callbacks back into our vocabulary (``providers.status.Status``). A backend
 knows nothing of the database: it gets plain values and returns plain values,
-and the engine (``campaigns.services``, ``providers.services``) does the rest.
+and the engine (``campaigns.dispatch``, ``campaigns.reports``) does the rest.
 
 The engine decides what to do from the declared ``Capabilities``; it never
 tests a provider's name.

@@ -14,3 +14,23 @@ def worker_command(*options: str, loglevel: str = "info") -> list[str]:
     """The command line of a worker for this app, run by this Python (the
     development stack, the integration tests and the benchmark start them)."""
     return [sys.executable, "-m", "celery", "-A", "smsportal", "worker", "-l", loglevel, *options]
+
+
+def enqueue(task: str, *args, on_commit: bool = True, **options) -> None:
+    """Start the task at dotted path ``task`` with ``args``, by default once
+    the current transaction commits (so the worker finds what it was told
+    about). Services start their tasks through this, by name: a service
+    never imports its app's tasks, which import the services."""
+    from django.db import transaction
+    from django.utils.module_loading import import_string
+
+    if args:
+        options["args"] = args
+
+    def send() -> None:
+        import_string(task).apply_async(**options)
+
+    if on_commit:
+        transaction.on_commit(send)
+    else:
+        send()

@@ -2,7 +2,7 @@
 
 It accepts every message, gives it an ID, and a moment later reports its
 delivery through the same webhook path a real provider's report takes
-(``providers.services.ingest_webhook``). Failures are deterministic so they
+(``providers.services.accept_webhook``). Failures are deterministic so they
 can be shown and tested: numbers ending in 0000 are undelivered, numbers
 ending in 9999 are rejected. It gives no price: cost comes from the
 account's rate card like for any provider that does not price its reports.

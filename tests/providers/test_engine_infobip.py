@@ -14,10 +14,10 @@ from django.test import Client
 
 from campaigns import services
 from campaigns.models import Campaign, Message, MessageEvent
+from campaigns.reports import poll_account
 from campaigns.selectors import campaign_counts
 from contacts.models import Suppression
 from providers.models import InboundMessage
-from providers.services import poll_account
 from providers.status import Status
 from tests.providers.fakes import Outage, refused_url, serve
 from tests.providers.fakes.engine import (

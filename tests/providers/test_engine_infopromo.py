@@ -9,7 +9,7 @@ import pytest
 
 from campaigns import services
 from campaigns.models import Campaign
-from providers.services import poll_account
+from campaigns.reports import poll_account
 from providers.status import Status
 from tests.providers.fakes import Outage, refused_url, serve
 from tests.providers.fakes.engine import (

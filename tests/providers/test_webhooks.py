@@ -170,8 +170,8 @@ def no_worker(monkeypatch):
     """Callbacks queue their application, but no worker runs it yet."""
     from django.core.cache import cache
 
-    from providers import tasks
-    from providers.services import DRAIN_FLAG
+    from campaigns import tasks
+    from campaigns.reports import DRAIN_FLAG
 
     queued = []
     monkeypatch.setattr(tasks.apply_webhooks, "apply_async", lambda **kw: queued.append(1))
@@ -183,8 +183,8 @@ def no_worker(monkeypatch):
 def test_a_callback_is_answered_once_stored_and_applied_by_the_worker(
     client, infobip, sent, no_worker
 ):
+    from campaigns.reports import apply_stored_webhooks
     from providers.models import WebhookInbox
-    from providers.services import apply_stored_webhooks
 
     body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
     assert post(client, infobip, body).status_code == 200
@@ -204,8 +204,8 @@ def test_a_callback_is_answered_once_stored_and_applied_by_the_worker(
 def test_callbacks_that_arrive_while_one_run_is_queued_queue_no_other(
     client, infobip, sent, no_worker
 ):
+    from campaigns.reports import apply_stored_webhooks
     from providers.models import WebhookInbox
-    from providers.services import apply_stored_webhooks
 
     body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
     for _ in range(3):

@@ -1,0 +1,41 @@
+"""Segment conditions about campaigns, registered with contacts' segments
+(contacts knows nothing of campaigns)."""
+
+from django.db.models import Exists, OuterRef, Q
+
+from contacts import segments
+from providers.status import SUBMITTED
+
+from .models import Campaign, Message
+
+
+def _clean(value: str) -> str:
+    return segments.pick(Campaign.objects.all(), value, "campaign")
+
+
+def _q(op: str, value: str) -> Q:
+    # "Received" means a message to the contact was submitted.
+    sent = Message.objects.filter(
+        contact_id=OuterRef("pk"),
+        campaign_id=int(value),
+        is_test=False,
+        status__in=sorted(SUBMITTED),
+    )
+    return Q(Exists(sent)) if op == "received" else ~Q(Exists(sent))
+
+
+def _describe(value: str) -> str:
+    return str(Campaign.objects.filter(pk=value).first() or f"#{value}")
+
+
+def _suggest():
+    return Campaign.objects.values_list("name", flat=True)[:200]
+
+
+segments.register(
+    "campaign",
+    "Campaign",
+    {"received": "was sent a message from", "not_received": "was not sent a message from"},
+    segments.Condition(clean=_clean, q=_q, describe=_describe, suggest=_suggest),
+    before="list",
+)
