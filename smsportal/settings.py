@@ -123,6 +123,10 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Preloading a domain into browsers is a decision for the whole domain, hard to
+# undo and made by its owner (hstspreload.org), not by this application: the
+# deploy check that asks for it is left to the operator.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
@@ -161,12 +165,15 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("in", "processed"):
+    for sub in ("in", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "in"),
         "data_folder_out": str(BROKER_DIR / "in"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Broadcast (worker control) tables; kombu's default is ./control,
+        # wherever the process was started.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
@@ -186,8 +193,8 @@ CELERY_TASK_ROUTES = {"contacts.tasks.import_contacts": {"queue": "imports"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due": {"task": "campaigns.tasks.dispatch_due", "schedule": 5.0},
-    "poll-statuses": {"task": "providers.tasks.poll_statuses", "schedule": 60.0},
-    "apply-webhooks": {"task": "providers.tasks.apply_webhooks", "schedule": 10.0},
+    "poll-statuses": {"task": "campaigns.tasks.poll_statuses", "schedule": 60.0},
+    "apply-webhooks": {"task": "campaigns.tasks.apply_webhooks", "schedule": 10.0},
     "provider-views": {"task": "campaigns.tasks.refresh_provider_views", "schedule": 60.0},
     "squash-counters": {"task": "campaigns.tasks.squash_counters", "schedule": 30.0},
 }
