@@ -616,11 +616,11 @@ OAUTH = {"client_id": "portal-client", "client_secret": "s3cret"}
 def oauth2(monkeypatch):
     """An OAuth2 account, with this process's token store empty and a clock
     the test moves."""
-    from providers.backends import infobip
+    from providers.backends.infobip import auth
 
-    monkeypatch.setattr(infobip, "_tokens", {})
+    monkeypatch.setattr(auth, "_tokens", {})
     clock = [1000.0]
-    monkeypatch.setattr(infobip.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
     backend = make_backend(credentials=OAUTH, options={"auth_type": "oauth2"})
     return backend, clock
 
