@@ -1,0 +1,302 @@
+"""Scenario 6: delivery-report ingest through the webhook under gunicorn,
+alone (6a) and while a campaign dispatches (6b), against the no-op view on
+the same gunicorn."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import time
+
+from bench import load, report
+from bench.scenarios.common import Bench, fmt, log, mb
+from bench.servers import PYTHON, children_of, free_port, peak_rss_mb, wait_port
+
+GUNICORN_WORKERS = 2 * (os.cpu_count() or 2) + 1
+
+
+def run(bench: Bench) -> None:
+    """Delivery reports posted to the webhook under gunicorn, with a Celery
+    worker applying what the webhook stored: once alone (6a), once while
+    another campaign dispatches to the Infobip mock (6b)."""
+    from django.urls import reverse
+
+    from bench import data
+    from campaigns.models import Message
+    from campaigns.tasks import dispatch_campaign
+    from providers.status import Status
+    from smsportal.celery import app
+
+    n = min(bench.size["reports"], bench.sendable)
+    log(f"6: statuses now {_statuses(bench)}")
+    messages = list(
+        Message.objects.filter(campaign=bench.infobip_campaign, status=Status.ACCEPTED)
+        .order_by("id")
+        .values_list("id", "phone", "provider_message_id")[:n]
+    )
+    path = reverse("providers:webhook", args=[bench.infobip.webhook_secret])
+    half = len(messages) // 2
+    alone = _report_stream(messages[:half], path)
+    during = _report_stream(messages[half:], path)
+    snd = data.sender("BenchMore", bench.infobip)
+    other = bench.small_campaign(
+        "Bench during reports", bench.infobip, snd, bench.size["reports"], first=50_000_000
+    )
+    port = free_port()
+    gunicorn = bench.stack.spawn(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "smsportal.wsgi",
+            "-w",
+            str(GUNICORN_WORKERS),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        log="gunicorn.log",
+    )
+    wait_port(port)
+    # Each worker loads the site on its first request: not what is measured.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        warm = load.run(
+            port,
+            load.repeat(load.Request("GET", "/healthz")),
+            concurrency=GUNICORN_WORKERS,
+            duration=2,
+        )
+        if warm.requests > 10 * GUNICORN_WORKERS and warm.percentile(100) < 250:
+            break
+    noop = load.run(
+        port,
+        load.repeat(load.Request("GET", "/healthz")),
+        concurrency=GUNICORN_WORKERS,
+        duration=bench.size["tool_seconds"],
+    )
+    app.control.purge()
+    worker = bench.worker("celery-6.log")
+    # Each worker also sets up the callback path (the backend, the cache
+    # and broker connections) on its first callback: warm it with reports
+    # for message IDs nobody sent, which are kept as unknown.
+    unknown = [(0, "+4915100000000", f"bench-warm-{i}") for i in range(20 * GUNICORN_WORKERS)]
+    load.run(port, iter(_report_stream(unknown, path)[0]), concurrency=GUNICORN_WORKERS)
+    _wait_applied(timeout=120)
+    results = {}
+    try:
+        for key, (requests, expected, items) in (("a", alone), ("b", during)):
+            dispatched = None
+            if key == "b":
+                bench.mock("infobip", "reset")
+                for _ in range(2):
+                    dispatch_campaign.delay(other.pk)
+                _wait_for_mock(bench, "infobip", 1, timeout=60)
+                before = bench.mock("infobip")["messages"]
+            log(
+                f"6{key}: no-op view {noop.rate:,.0f} requests/s; posting {items:,} "
+                f"reports in {len(requests):,} requests"
+                + (" while a campaign dispatches" if key == "b" else "")
+            )
+            hooks = load.run(port, iter(requests), concurrency=GUNICORN_WORKERS)
+            if key == "b":
+                dispatched = (bench.mock("infobip")["messages"] - before) / hooks.seconds
+                _pause(other.pk)
+            applied_after = _wait_applied(timeout=600)
+            final = dict(Message.objects.filter(id__in=list(expected)).values_list("id", "status"))
+            wrong = sum(1 for i, status in expected.items() if final.get(i) != status)
+            results[key] = (hooks, expected, items, requests, wrong, applied_after, dispatched)
+        peaks = [peak_rss_mb(pid) or 0 for pid in children_of(gunicorn.pid)]
+    finally:
+        bench.stack.stop(gunicorn)
+        bench.stack.stop(worker, timeout=120)
+    for key, (
+        hooks,
+        expected,
+        items,
+        requests,
+        wrong,
+        applied_after,
+        dispatched,
+    ) in results.items():
+        accepted = hooks.weight_rate
+        per_request = items / len(requests)
+        limit = noop.rate * per_request
+        p99 = hooks.percentile(99)
+        refused = sum(c for s, c in hooks.statuses.items() if not 200 <= s < 300)
+        figure = (
+            f"{fmt(accepted)} reports/s; p99 {p99:.0f} ms; "
+            f"{100 * (1 - wrong / len(expected)):.2f}% correct, all applied "
+            f"{applied_after:.1f} s after the last"
+        )
+        if dispatched is not None:
+            figure += f"; dispatch went on at {fmt(dispatched)} messages/s"
+        label = "alone" if key == "a" else "while a campaign dispatches"
+        bench.rows.append(
+            report.Row(
+                f"6{key} Delivery-report ingest (webhook, gunicorn), {label}",
+                figure,
+                f"no-op view {fmt(noop.rate)} requests/s × {per_request:.1f} reports/request",
+                f"{accepted / limit:.2f}",
+                "≥ 5,000/s; p99 < 50 ms; 100% correct",
+                accepted >= 5000
+                and p99 < 50
+                and wrong == 0
+                and refused == 0
+                and (dispatched is None or dispatched > 0),
+                f"{mb(max(peaks))} per gunicorn worker",
+                {
+                    "reports_per_second": accepted,
+                    "p99_ms": p99,
+                    "p50_ms": hooks.percentile(50),
+                    "requests": hooks.requests,
+                    "reports": items,
+                    "wrong_final_status": wrong,
+                    "refused": refused,
+                    "applied_seconds_after_last": applied_after,
+                    "dispatch_rate_during": dispatched,
+                    "statuses": hooks.statuses,
+                    "noop_rate": noop.rate,
+                    "noop_p99_ms": noop.percentile(99),
+                    "gunicorn_workers": GUNICORN_WORKERS,
+                },
+            )
+        )
+
+
+def _statuses(bench: Bench) -> dict:
+    from django.db.models import Count
+
+    from campaigns.models import Message
+
+    rows = Message.objects.filter(campaign=bench.infobip_campaign).values("status")
+    return {r["status"]: r["n"] for r in rows.annotate(n=Count("id"))}
+
+
+def _pause(campaign_id: int) -> None:
+    from campaigns.models import Campaign
+    from campaigns.services import campaign_pause
+
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if campaign.state == Campaign.State.RUNNING:
+        campaign_pause(campaign=campaign, user=None, reason="Benchmark scenario over")
+
+
+def _wait_for_mock(bench: Bench, kind: str, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while bench.mock(kind)["messages"] < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the {kind} mock received nothing in {timeout} s")
+        time.sleep(0.2)
+
+
+def _wait_applied(timeout: float) -> float:
+    """Seconds until the worker has applied every stored callback."""
+    from providers.models import WebhookInbox
+
+    started = time.monotonic()
+    while WebhookInbox.objects.exists():
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"stored callbacks still unapplied after {timeout} s")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+_FINAL = {
+    "delivered": (
+        {
+            "groupId": 3,
+            "groupName": "DELIVERED",
+            "id": 5,
+            "name": "DELIVERED_TO_HANDSET",
+            "description": "Message delivered to handset",
+        },
+        {
+            "groupId": 0,
+            "groupName": "OK",
+            "id": 0,
+            "name": "NO_ERROR",
+            "description": "No Error",
+            "permanent": False,
+        },
+    ),
+    "undelivered": (
+        {
+            "groupId": 2,
+            "groupName": "UNDELIVERABLE",
+            "id": 9,
+            "name": "UNDELIVERABLE_NOT_DELIVERED",
+            "description": "Message sent not delivered",
+        },
+        {
+            "groupId": 1,
+            "groupName": "HANDSET_ERRORS",
+            "id": 27,
+            "name": "EC_ABSENT_SUBSCRIBER",
+            "description": "Absent Subscriber",
+            "permanent": False,
+        },
+    ),
+}
+_LATE = {
+    "groupId": 3,
+    "groupName": "DELIVERED",
+    "id": 2,
+    "name": "DELIVERED_TO_OPERATOR",
+    "description": "Message delivered to operator",
+}
+
+
+def _report_stream(messages, path: str) -> tuple[list[load.Request], dict[int, str], int]:
+    """Infobip delivery reports for ``messages``, as pushed to notifyUrl:
+    ``results[]`` batches of up to 100 and single posts (1 in 10), with 10%
+    of the final reports sent twice and, for 10% of the messages, an earlier
+    (intermediate) report arriving after the final one."""
+    rng = random.Random(6)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    keyed = []
+    expected = {}
+    for position, (message_id, phone, provider_id) in enumerate(messages):
+        final = "undelivered" if message_id % 10 == 3 else "delivered"
+        expected[message_id] = final
+        status, error = _FINAL[final]
+        item = {
+            "bulkId": "bench",
+            "messageId": provider_id,
+            "to": phone.lstrip("+"),
+            "sentAt": stamp,
+            "doneAt": stamp,
+            "smsCount": 1,
+            "mccMnc": "26201",
+            "price": {"pricePerMessage": 0.01, "currency": "EUR"},
+            "status": status,
+            "error": error,
+        }
+        keyed.append((position, item))
+        if rng.random() < 0.10:
+            keyed.append((position + rng.randint(1, 500), item))  # a duplicate
+        if rng.random() < 0.10:
+            late = dict(item, status=_LATE, error=_FINAL["delivered"][1])
+            keyed.append((position + rng.randint(1, 500), late))  # out of order
+    keyed.sort(key=lambda pair: pair[0])
+    requests, batch = [], []
+    headers = {"Content-Type": "application/json"}
+
+    def post(items):
+        body = json.dumps({"results": items}).encode()
+        requests.append(load.Request("POST", path, body, headers, weight=len(items)))
+
+    for _, item in keyed:
+        if rng.random() < 0.10:
+            post([item])
+            continue
+        batch.append(item)
+        if len(batch) == 100:
+            post(batch)
+            batch = []
+    if batch:
+        post(batch)
+    return requests, expected, len(keyed)
