@@ -75,6 +75,7 @@ def contact_list(name: str, id_range: tuple[int, int], *, every: int = 1) -> Con
             WHERE id BETWEEN %s AND %s AND id %% %s = 0""",
         [cl.pk, *id_range, every],
     )
+    ContactList.recount_members([cl.pk])
     return cl
 
 

@@ -133,9 +133,10 @@ def campaign_complete_if_done(campaign_id: int) -> bool:
     )
     if busy.exists():
         return False
+    now = timezone.now()
     updated = Campaign.objects.filter(
         pk=campaign_id, state=State.RUNNING, messages__isnull=False
-    ).update(state=State.COMPLETED, completed_at=timezone.now())
+    ).update(state=State.COMPLETED, completed_at=now, updated_at=now)
     if updated:
         audit.record("campaign.complete", obj=Campaign.objects.get(pk=campaign_id))
     return bool(updated)

@@ -237,7 +237,10 @@ def start_due_campaigns() -> list[int]:
             state=State.SCHEDULED, scheduled_at__lte=timezone.now()
         ).values_list("id", flat=True)
     )
-    Campaign.objects.filter(id__in=due, state=State.SCHEDULED).update(state=State.RUNNING)
+    # A change of state is a change of the campaign: updated_at moves with it.
+    Campaign.objects.filter(id__in=due, state=State.SCHEDULED).update(
+        state=State.RUNNING, updated_at=timezone.now()
+    )
     return due
 
 

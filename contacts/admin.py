@@ -18,12 +18,30 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ["phone", "first_name", "last_name"]
     show_full_result_count = False
 
+    # Deleting contacts takes them out of their lists: recount those lists.
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, Contact.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        lists = set(
+            ListMembership.objects.filter(contact__in=queryset).values_list(
+                "contact_list_id", flat=True
+            )
+        )
+        super().delete_queryset(request, queryset)
+        ContactList.recount_members(lists)
+
 
 @admin.register(ContactList)
 class ContactListAdmin(admin.ModelAdmin):
     list_display = ["name", "created_by", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
+    readonly_fields = ["member_count"]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        ContactList.recount_members([form.instance.pk])
 
 
 @admin.register(Suppression)

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 
 
 class Contact(models.Model):
@@ -52,6 +52,9 @@ class ContactList(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Kept by recount_members() whenever the list's members change, so pages
+    # and the REST export read it instead of counting memberships.
+    member_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -59,6 +62,21 @@ class ContactList(models.Model):
 
     def __str__(self):
         return self.name
+
+    @classmethod
+    def recount_members(cls, list_ids) -> None:
+        """Set the lists' member_count from their memberships, in one UPDATE
+        (the composite index that starts with the list answers each count)."""
+        members = (
+            ListMembership.objects.filter(contact_list=models.OuterRef("pk"))
+            .order_by()
+            .values("contact_list")
+            .annotate(n=models.Count("*"))
+            .values("n")
+        )
+        cls.objects.filter(pk__in=list(list_ids)).update(
+            member_count=Coalesce(models.Subquery(members), 0)
+        )
 
 
 class ListMembership(models.Model):

@@ -91,6 +91,7 @@ def list_add_contacts(
             result.added += 1
         else:
             result.updated += 1
+    ContactList.recount_members([contact_list.pk])
     return result
 
 
@@ -170,6 +171,7 @@ def list_remove_contacts(*, contact_list: ContactList, contact_ids, user=None) -
     removed, _ = ListMembership.objects.filter(
         contact_list=contact_list, contact_id__in=list(contact_ids)
     ).delete()
+    ContactList.recount_members([contact_list.pk])
     if removed:
         audit.record("list.remove_contacts", actor=user, obj=contact_list, count=removed)
     return removed
@@ -360,6 +362,8 @@ def import_run(import_id: int) -> ContactImport | None:
     )
     if suppress and summary.added:
         audit.record("suppression.import", actor=job.created_by, obj=job, count=summary.added)
+    if job.contact_list_id and not suppress:
+        ContactList.recount_members([job.contact_list_id])
     job.refresh_from_db()
     return job
 
@@ -418,6 +422,7 @@ def segment_to_list(*, segment: Segment, name: str, user) -> ContactList:
                 f"SELECT %s, picked.id, %s FROM ({sql}) picked",
                 [contact_list.pk, now, *params],
             )
+        ContactList.recount_members([contact_list.pk])
     return contact_list
 
 

@@ -1,5 +1,5 @@
 from django.contrib import messages as flash
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Exists, OuterRef
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -52,7 +52,7 @@ def list_index(request):
             )
             flash.success(request, f"List “{contact_list}” created; now add contacts.")
             return redirect("contacts:list", pk=contact_list.pk)
-    lists = ContactList.objects.annotate(size=Count("listmembership"))
+    lists = ContactList.objects.all()
     return render(
         request,
         "contacts/lists.html",
@@ -109,7 +109,7 @@ def list_detail(request, pk):
             "contact_list": contact_list,
             "contacts": page,
             "next_url": next_url,
-            "size": contact_list.listmembership_set.count(),
+            "size": contact_list.member_count,
             "form": form,
             "rename_form": ContactListForm(instance=contact_list, prefix="rename"),
             "row_errors": row_errors,
