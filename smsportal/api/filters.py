@@ -5,6 +5,7 @@ and document themselves in the OpenAPI schema as query parameters."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -15,12 +16,17 @@ from campaigns.models import Campaign
 from contacts.models import Suppression
 from providers.status import Status
 
-# Parameters the views read themselves, not filters.
-NOT_FILTERS = {"cursor", "page_size", "format"}
+# Parameters the views read themselves, not filters: the page of a list,
+# and how the answer is written (any endpoint that lists rows).
+PAGE_PARAMETERS = {"cursor", "page_size"}
+OUTPUT_PARAMETERS = {"format", "escape"}
+NOT_FILTERS = PAGE_PARAMETERS | OUTPUT_PARAMETERS
 # Ids are 64-bit: anything larger is a bad parameter, not a database error.
 MAX_ID = 2**63 - 1
 PHONE = r"^\+?[1-9][0-9]{5,14}$"
 PHONE_PREFIX = r"^\+?[0-9]{1,15}$"
+# A time whose "+01:00" offset arrived as " 01:00": the + was not encoded.
+UNENCODED_OFFSET = re.compile(r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)? [0-9]{2}(:?[0-9]{2})?$")
 
 
 class Moment(serializers.DateTimeField):
@@ -30,6 +36,9 @@ class Moment(serializers.DateTimeField):
 
     default_error_messages = {
         "invalid": "Give a date (2026-11-01) or a time in ISO 8601 (2026-11-01T08:00:00Z).",
+        "unencoded_plus": "Encode the + of a time zone offset as %2B "
+        "(2026-11-01T08:00:00%2B01:00): an unencoded + in a query string reads as a space. "
+        "Or give the time in UTC (2026-11-01T07:00:00Z).",
         "make_aware": "That local time does not exist in the site's time zone; give it in UTC.",
     }
 
@@ -42,7 +51,12 @@ class Moment(serializers.DateTimeField):
             if day is not None:
                 midnight = dt.datetime.combine(day, dt.time())
                 return timezone.make_aware(midnight, timezone.get_default_timezone())
-        return super().to_internal_value(value)
+        try:
+            return super().to_internal_value(value)
+        except serializers.ValidationError:
+            if isinstance(value, str) and UNENCODED_OFFSET.search(value):
+                self.fail("unencoded_plus")
+            raise
 
 
 def _range(what: str) -> tuple[Moment, Moment]:
@@ -227,9 +241,11 @@ class QueryFilterBackend(BaseFilterBackend):
         return filters.apply(queryset)
 
 
-def parse(filterset_class, params) -> FilterSet:
+def parse(filterset_class, params, *, also=NOT_FILTERS) -> FilterSet:
+    """``filterset_class`` checked against the query string; ``also`` are
+    the other parameters the endpoint reads (any other one is refused)."""
     filters = filterset_class(data=params, partial=True)
-    known = set(filters.fields) | NOT_FILTERS
+    known = set(filters.fields) | set(also)
     unknown = sorted(set(params) - known)
     errors = {
         name: [f"Not a parameter here; this endpoint takes: {', '.join(sorted(known))}."]

@@ -21,6 +21,7 @@ from rest_framework import serializers
 from campaigns.models import CampaignCounter
 from providers.status import Status
 
+from .csv_export import serializer_columns
 from .filters import MAX_ID, CountryFilter
 from .serializers import StatusCountsSerializer
 
@@ -199,3 +200,8 @@ class CostReportSerializer(_Report):
 
 class DeliveryReportSerializer(_Report):
     results = DeliveryRowSerializer(many=True)
+
+
+# A report's rows as CSV: the fields of a row, ``counts`` one column per status.
+COST_COLUMNS = serializer_columns(CostRowSerializer())
+DELIVERY_COLUMNS = serializer_columns(DeliveryRowSerializer())

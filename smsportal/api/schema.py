@@ -15,10 +15,11 @@ ERROR = {
 }
 
 ANSWERS = {
-    "400": "A parameter is missing, unknown or has a bad value.",
+    "400": "A parameter is missing, unknown or has a bad value (a cursor this API did not "
+    "give out, too); `errors` names it.",
     "401": "No token or session, or the token is unknown or revoked.",
     "403": "The token's owner (or the signed-in user) has no role.",
-    "404": "No such object, or a cursor this API did not give out.",
+    "404": "No such object.",
     "406": "A format (or Accept header) this endpoint does not offer.",
     "429": "Too many requests for this token; Retry-After says when to try again.",
 }

@@ -11,7 +11,7 @@ from campaigns.models import Campaign, Message
 from contacts.models import Contact, ContactList, Suppression
 from providers.status import Status
 
-from .csv_export import Column
+from .csv_export import Column, serializer_columns
 
 MESSAGE_COLUMNS = [
     Column("id", "id", "message id (ascending with creation)"),
@@ -55,6 +55,7 @@ LIST_COLUMNS = [
     Column("id", "id", "list id"),
     Column("name", "name", "list name"),
     Column("description", "description", "description"),
+    Column("member_count", "member_count", "contacts in the list (a stored count)"),
     Column("created_at", "created_at", "when it was created"),
 ]
 
@@ -207,3 +208,30 @@ class CampaignSerializer(serializers.ModelSerializer):
     @extend_schema_field(MONEY)
     def get_actual_cost(self, campaign):
         return self._money(self._counts(campaign).actual_cost)
+
+
+# The fields of a campaign in the same order, ``counts`` one column per status.
+CAMPAIGN_COLUMNS = serializer_columns(
+    CampaignSerializer(),
+    spread={"counts": StatusCountsSerializer()},
+    descriptions={
+        "id": "campaign id",
+        "name": "campaign name",
+        "state": f"one of: {', '.join(Campaign.State.values)}",
+        "pause_reason": "why a paused campaign was paused",
+        "text": "the message text, with its placeholders",
+        "sender": "sender ID or number",
+        "account": "provider account id",
+        "account_name": "provider account name",
+        "dlt_template": "DLT template id, when there is one",
+        "window": "delivery window id, when there is one",
+        "lists": "ids of the lists sent to",
+        "exclude_lists": "ids of the lists left out",
+        "audience_count": "recipients when it was launched",
+        "created_at": "when it was created",
+        "scheduled_at": "when it is scheduled to start",
+        "launched_at": "when it was launched",
+        "completed_at": "when it finished",
+        "updated_at": "when it last changed",
+    },
+)

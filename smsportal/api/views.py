@@ -49,18 +49,24 @@ FORMAT = OpenApiParameter(
     "format",
     str,
     enum=["json", "csv"],
-    description="`csv` streams every matching row as CSV instead of a JSON page.",
+    description="`csv` writes every matching row as CSV instead of JSON (a list streams "
+    "the whole filtered set instead of one page); `Accept: text/csv` does the same.",
 )
+CSV = OpenApiResponse(OpenApiTypes.STR, description="CSV, streamed; columns as described.")
 
 
-def _list_schema(serializer, filterset, columns, what: str):
+def _wants_csv(request) -> bool:
+    return request.accepted_renderer.format == csv_export.CSVRenderer.format
+
+
+def _list_schema(serializer, filterset, columns, what: str, intro: str = ""):
     return extend_schema(
         summary=f"List {what}",
-        description=csv_export.describe(columns),
-        parameters=[filterset, FORMAT],
+        description=intro + csv_export.describe(columns),
+        parameters=[filterset, csv_export.CSVOptions, FORMAT],
         responses={
             (200, "application/json"): serializer(many=True),
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, streamed."),
+            (200, "text/csv"): CSV,
         },
     )
 
@@ -79,17 +85,20 @@ class ExportViewSet(APIMixin, viewsets.ReadOnlyModelViewSet):
         return renderers
 
     def wants_csv(self) -> bool:
-        return self.request.accepted_renderer.format == csv_export.CSVRenderer.format
+        return _wants_csv(self.request)
 
-    def export(self, queryset, name: str):
-        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-        return csv_export.response(
-            queryset.order_by("-id"), self.csv_columns[self.action], f"{name}-{stamp}.csv"
-        )
+    def csv_rows(self, queryset, formulas: bool):
+        return csv_export.rows(queryset, self.csv_columns[self.action], formulas)
 
     def page(self, queryset, name: str):
+        formulas = csv_export.escape_formulas(self.request.query_params)
         if self.wants_csv():
-            return self.export(queryset, name)
+            # Not paged, but a bad page parameter is a 400 all the same.
+            self.paginator.get_page_size(self.request)
+            self.paginator.decode_cursor(self.request)
+            stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+            rows = self.csv_rows(queryset.order_by("-id"), formulas)
+            return csv_export.response(rows, f"{name}-{stamp}.csv")
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
@@ -215,6 +224,17 @@ class CampaignViewSet(ExportViewSet):
     ).prefetch_related("lists", "exclude_lists")
     serializer_class = serializers.CampaignSerializer
     filterset_class = filters.CampaignFilters
+    csv_columns = {"list": serializers.CAMPAIGN_COLUMNS}
+
+    def csv_rows(self, queryset, formulas: bool):
+        # Serialized a chunk at a time, so the counters are read per chunk
+        # and are the same figures as in JSON.
+        return csv_export.serialized_rows(
+            queryset,
+            self.csv_columns[self.action],
+            lambda chunk: self.get_serializer(chunk, many=True).data,
+            formulas,
+        )
 
     def get_serializer(self, *args, **kwargs):
         campaigns = args[0] if args else kwargs.get("instance")
@@ -226,11 +246,13 @@ class CampaignViewSet(ExportViewSet):
         kwargs["context"] = {**self.get_serializer_context(), "counts": counts}
         return serializers.CampaignSerializer(*args, **kwargs)
 
-    @extend_schema(
-        summary="List campaigns, newest first",
-        description="Each campaign with its counters per message status, segments and "
-        "estimated and actual cost (in `currency`), from the campaign's counters.",
-        parameters=[filters.CampaignFilters],
+    @_list_schema(
+        serializers.CampaignSerializer,
+        filters.CampaignFilters,
+        serializers.CAMPAIGN_COLUMNS,
+        "campaigns, newest first",
+        intro="Each campaign with its counters per message status, segments and "
+        "estimated and actual cost (in `currency`), from the campaign's counters.\n\n",
     )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
@@ -241,18 +263,33 @@ class CampaignViewSet(ExportViewSet):
 
 
 class ReportView(APIMixin, generics.GenericAPIView):
+    """A report as JSON, or with ``format=csv`` its rows as CSV."""
+
     filter_backends = []
     pagination_class = None
+    renderer_classes = [JSONRenderer, csv_export.CSVRenderer]
+    report_name = ""
+    csv_columns: list[csv_export.Column] = []
 
     def get(self, request):
-        params = filters.parse(reports.ReportParams, request.query_params).validated_data
+        params = filters.parse(
+            reports.ReportParams, request.query_params, also=filters.OUTPUT_PARAMETERS
+        ).validated_data
+        formulas = csv_export.escape_formulas(request.query_params)
         data = {
             "date_from": params["date_from"],
             "date_to": params["date_to"],
             "group_by": params["group_by"],
             "results": self.report(params),
         }
-        return Response(self.get_serializer(data).data)
+        data = self.get_serializer(data).data
+        if not _wants_csv(request):
+            return Response(data)
+        rows = csv_export.records(data["results"], self.csv_columns)
+        return csv_export.response(
+            csv_export.write(self.csv_columns, rows, formulas),
+            f"{self.report_name}-report-{data['date_from']}-{data['date_to']}.csv",
+        )
 
 
 _REPORT_INTRO = (
@@ -261,29 +298,44 @@ _REPORT_INTRO = (
 )
 
 
-@extend_schema(
-    tags=["reports"],
-    summary="Cost report",
-    description=_REPORT_INTRO
-    + "A message counts (with its segments and estimated cost) on the day it was created; "
+def _report_schema(serializer, columns, what: str, description: str):
+    return extend_schema(
+        tags=["reports"],
+        summary=what,
+        description=_REPORT_INTRO
+        + description
+        + "\n\n"
+        + csv_export.describe(columns, whole_set=False),
+        parameters=[reports.ReportParams, csv_export.CSVOptions, FORMAT],
+        responses={(200, "application/json"): serializer, (200, "text/csv"): CSV},
+    )
+
+
+@_report_schema(
+    reports.CostReportSerializer,
+    reports.COST_COLUMNS,
+    "Cost report",
+    "A message counts (with its segments and estimated cost) on the day it was created; "
     "actual cost on the day it became known.",
-    parameters=[reports.ReportParams],
 )
 class CostReportView(ReportView):
     serializer_class = reports.CostReportSerializer
     report = staticmethod(reports.cost_report)
+    report_name = "cost"
+    csv_columns = reports.COST_COLUMNS
 
 
-@extend_schema(
-    tags=["reports"],
-    summary="Delivery report",
-    description=_REPORT_INTRO
-    + "A message counts under a status on the day it reached that status.",
-    parameters=[reports.ReportParams],
+@_report_schema(
+    reports.DeliveryReportSerializer,
+    reports.DELIVERY_COLUMNS,
+    "Delivery report",
+    "A message counts under a status on the day it reached that status.",
 )
 class DeliveryReportView(ReportView):
     serializer_class = reports.DeliveryReportSerializer
     report = staticmethod(reports.delivery_report)
+    report_name = "delivery"
+    csv_columns = reports.DELIVERY_COLUMNS
 
 
 class SchemaView(APIMixin, SpectacularAPIView):

@@ -81,9 +81,42 @@ def test_a_bad_filter_is_a_json_400_naming_it(api, query, parameter):
     assert parameter in body["message"]
 
 
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/v1/messages/", "created_after"),
+        ("/api/v1/messages/", "done_before"),
+        ("/api/v1/contacts/", "updated_after"),
+        ("/api/v1/campaigns/", "launched_before"),
+        ("/api/v1/suppressions/", "created_before"),
+    ],
+)
+def test_an_unencoded_plus_in_a_time_is_a_400_saying_to_encode_it(api, sent, path, parameter):
+    # As a shell or a hand-written URL sends it: the + arrives as a space.
+    response = api.get(f"{path}?{parameter}=2026-11-01T08:00:00+01:00")
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body["errors"]) == [parameter]
+    assert "Encode the + of a time zone offset as %2B" in body["errors"][parameter][0]
+    assert "%2B" in body["message"]
+    for offset in ("+0100", "+01", "+05:30"):
+        response = api.get(f"{path}?{parameter}=2026-11-01T08:00:00.5{offset}")
+        assert "%2B" in response.json()["errors"][parameter][0]
+    # Encoded, the same time is taken.
+    assert api.get(f"{path}?{parameter}=2026-11-01T08:00:00%2B01:00").status_code == 200
+
+
+def test_other_bad_times_keep_the_general_hint(api):
+    for value in ("2026-11-01 25:00", "2026-11-01T08:00:00 bogus", "tomorrow 10:00"):
+        response = api.get("/api/v1/messages/", {"created_after": value})
+        assert response.status_code == 400
+        message = response.json()["errors"]["created_after"][0]
+        assert message.startswith("Give a date (2026-11-01) or a time in ISO 8601"), value
+
+
 def test_a_bad_cursor_is_a_json_error(api):
     response = api.get("/api/v1/messages/?cursor=garbage")
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert "cursor" in response.json()["message"]
 
 

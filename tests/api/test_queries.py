@@ -55,3 +55,16 @@ def test_a_message_page_reads_no_other_table_per_row(api, sent):
     count, _ = queries(api, "/api/v1/messages/?page_size=4&status=delivered&phone_prefix=49")
     small, _ = queries(api, "/api/v1/messages/?page_size=1")
     assert count == small
+
+
+def test_lists_carry_their_stored_member_count_without_counting_per_request(
+    api, customers, django_assert_max_num_queries
+):
+    from contacts.models import ListMembership
+
+    with django_assert_max_num_queries(6) as captured:
+        body = api.get("/api/v1/lists/").json()
+    assert [row["member_count"] for row in body["results"]] == [
+        ListMembership.objects.filter(contact_list=customers).count()
+    ]
+    assert not any("COUNT(" in q["sql"].upper() for q in captured.captured_queries)
