@@ -379,9 +379,10 @@ def _apply_one(message: Message, update: Update, now: dt.datetime) -> bool:
     if not can_move(message.status, update.status):
         return changed
     message.status = update.status
-    if update.error_code or update.error_description:
-        message.error_code = update.error_code[:64]
-        message.error_description = update.error_description[:500]
+    # The state a message is in says why: a failed attempt before it (a 503
+    # that a retry got past) stays in the history, not on the message.
+    message.error_code = update.error_code[:64]
+    message.error_description = update.error_description[:500]
     if update.status == Status.ACCEPTED or update.sent_at:
         message.sent_at = message.sent_at or update.sent_at or now
     if update.status in FINAL:
@@ -507,7 +508,7 @@ def bulk_status_change(queryset, new_status: str, *, reason: str = "", chunk: in
 
     fields = {"status": new_status}
     if reason:
-        fields["error_description"] = reason[:500]
+        fields.update(error_code="", error_description=reason[:500])
     total = 0
     while True:
         with transaction.atomic():

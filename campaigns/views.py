@@ -191,7 +191,9 @@ def campaign_edit(request, pk=None):
         flash.error(request, "Only a draft can be edited.")
         return redirect("campaigns:detail", pk=campaign.pk)
     post = request.method == "POST"
-    form = CampaignForm(request.POST if post else None, instance=campaign)
+    # As stored, before the form changes the instance.
+    lifted_before = (campaign.quiet_hours_lifted, campaign.quiet_hours_reason) if campaign else None
+    form = CampaignForm(request.POST if post else None, instance=campaign, user=request.user)
     action = request.POST.get("action", "save")
     test_form = TestSendForm(request.POST if action == "test" else None, prefix="test")
     if post and form.is_valid() and (action != "test" or test_form.is_valid()):
@@ -204,6 +206,9 @@ def campaign_edit(request, pk=None):
             form.save_m2m()
             services.audit.record(
                 "campaign.create" if created else "campaign.edit", actor=request.user, obj=campaign
+            )
+            services.record_quiet_hours_lift(
+                campaign=campaign, user=request.user, before=lifted_before
             )
         if action == "test":
             _test_send(request, campaign, test_form)
@@ -228,7 +233,7 @@ def campaign_preview(request, pk=None):
     """The composer's preview panel, re-rendered as the user types."""
     roles.require(roles.can_send, request.user)
     campaign = get_object_or_404(Campaign, pk=pk, state=Campaign.State.DRAFT) if pk else None
-    form = CampaignForm(request.POST, instance=campaign)
+    form = CampaignForm(request.POST, instance=campaign, user=request.user)
     context = _composer_preview(form)
     context["campaign"] = campaign
     return render(request, "campaigns/edit.html#preview", context)
@@ -270,9 +275,12 @@ def _detail_context(campaign):
         days=1
     )
     by_day = selectors.campaign_by_day(campaign.pk)
+    cancelled = campaign.state == Campaign.State.CANCELLED
     return {
         "campaign": campaign,
         "counts": counts,
+        # Handed to the provider and not confirmed cancelled there.
+        "still_going_out": selectors.held_at_provider(campaign) if cancelled else 0,
         # Keep refreshing while it sends, and while reports still come in.
         "live": campaign.is_active or bool(awaiting_reports and recently_done),
         "recent": Message.objects.of_campaign(campaign.pk).order_by("-id")[:25],
@@ -361,7 +369,7 @@ def campaign_cancel(request, pk):
         held = selectors.held_at_provider(campaign)
         n = services.campaign_cancel(campaign=campaign, user=request.user)
         text = f"Cancelled; {n} message(s) will not be sent."
-        if held and campaign.account.backend_class.capabilities.cancel:
+        if held and campaign.account.capabilities.cancel:
             text += f" {held:,} already with the provider are being cancelled there."
         elif held:
             text += (

@@ -25,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from . import parallel
+from . import fence, parallel
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,18 @@ class ProviderError(Exception):
         return f"{self.code}: {self.message}" if self.code else self.message
 
 
+class Unavailable(ProviderError):
+    """A call this account's provider does not offer: it answered HTTP 404 to
+    an endpoint its documents do not publish. What depends on the call is
+    switched off for the account (``feature``: "polling", "cancel"), with
+    this message shown on the account's page, instead of reporting a failure
+    or a success that did not happen."""
+
+    def __init__(self, message: str, *, feature: str, raw: Any = None):
+        super().__init__(message, permanent=True, code="unavailable", raw=raw)
+        self.feature = feature
+
+
 class WebhookRejected(Exception):
     """A callback we refuse (malformed, not ours); nothing is changed."""
 
@@ -100,6 +112,15 @@ class Capabilities:
     preview: bool = False
     # Conversions can be logged against a sent message.
     conversion_tracking: bool = False
+    # Recipients per request when the provider holds the message until a
+    # time we give it (0: as many as ``max_recipients_per_request``); 1 where
+    # only a one-number answer names the message the provider will send.
+    max_recipients_scheduled: int = 0
+
+    def recipients_per_request(self, *, scheduled: bool) -> int:
+        if scheduled and self.max_recipients_scheduled:
+            return min(self.max_recipients_scheduled, self.max_recipients_per_request)
+        return self.max_recipients_per_request
 
 
 @dataclass(frozen=True)
@@ -109,6 +130,12 @@ class CredentialField:
     secret: bool = True
     required: bool = True
     help_text: str = ""
+    # (value, label) pairs: the field is a choice among them, the first the
+    # default. The backend reads only these values.
+    choices: tuple[tuple[str, str], ...] = ()
+    # (option name, values): the field belongs to those choices of that
+    # option only (shown, and required when ``required``, only for them).
+    only_when: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +195,9 @@ class SubmitResult:
     currency: str = ""
     segments: int | None = None
     raw: Any = None
+    # A refusal of this recipient with a code the backend does not know: the
+    # engine pauses a campaign that gets many of them in a row.
+    unknown_code: bool = False
 
 
 @dataclass
@@ -244,6 +274,8 @@ class ProviderBackend:
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
     # Non-secret, provider-specific settings kept in ProviderAccount.options.
     option_fields: ClassVar[tuple[CredentialField, ...]] = ()
+    # The provider's documented sender rule, in a sentence, for the forms.
+    sender_rule: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -427,6 +459,10 @@ class ProviderBackend:
         url = self.url(path)
         if urlsplit(url).netloc != urlsplit(self.base_url).netloc:
             raise ProviderError(f"Refusing to call {url}: not the account's host.", permanent=True)
+        try:
+            fence.check(url)
+        except fence.Fenced as fenced:
+            raise ProviderError(str(fenced), permanent=True, code="fence") from None
         return url
 
     def prepare(

@@ -66,26 +66,61 @@ class ProviderAccountForm(forms.ModelForm):
         self.fields["kind"].initial = self.kind
         backend = self._backend_class()
         stored = self.instance.credentials if self.instance.pk else {}
+        options = self.instance.options if self.instance.pk else {}
+        # Options other fields depend on (the authentication type) come
+        # first, so the fields they show follow them.
+        leading = {f.only_when[0] for f in backend.credential_fields if f.only_when}
+        for f in backend.option_fields:
+            if f.name in leading:
+                self.fields[f"opt_{f.name}"] = self._option_field(f, options)
         for f in backend.credential_fields:
             self.fields[f"cred_{f.name}"] = forms.CharField(
                 label=f.label,
-                required=f.required and not stored.get(f.name),
+                # Required when its choice is made, which ``clean`` checks.
+                required=f.required and not f.only_when and not stored.get(f.name),
                 help_text=(f.help_text + " " if f.help_text else "")
                 + (
                     f"Stored ({crypto.mask(str(stored[f.name]))}); leave empty to keep it."
                     if stored.get(f.name) and f.secret
                     else ""
                 ),
-                widget=forms.PasswordInput(render_value=False) if f.secret else forms.TextInput,
+                # A secret typed in is kept when the form comes back with an
+                # error; a stored one is never shown.
+                widget=forms.PasswordInput(render_value=self.is_bound)
+                if f.secret
+                else forms.TextInput,
                 initial="" if f.secret else stored.get(f.name, ""),
             )
+            if f.only_when:
+                self._show_only_when(f"cred_{f.name}", f.only_when)
         for f in backend.option_fields:
-            self.fields[f"opt_{f.name}"] = forms.CharField(
+            if f.name not in leading:
+                self.fields[f"opt_{f.name}"] = self._option_field(f, options)
+
+    def _option_field(self, f, options: dict) -> forms.Field:
+        value = options.get(f.name, "")
+        if f.choices:
+            values = [v for v, _ in f.choices]
+            if isinstance(value, bool):
+                value = str(value).lower()
+            return forms.ChoiceField(
                 label=f.label,
-                required=f.required,
+                required=False,
+                choices=f.choices,
                 help_text=f.help_text,
-                initial=self.instance.options.get(f.name, "") if self.instance.pk else "",
+                initial=value if value in values else values[0],
             )
+        return forms.CharField(
+            label=f.label, required=f.required, help_text=f.help_text, initial=value
+        )
+
+    def _show_only_when(self, name: str, only_when: tuple[str, tuple[str, ...]]) -> None:
+        """Mark a field for static/js/provider-account.js, which shows it only
+        while the option it belongs to has one of its values."""
+        option, values = only_when
+        self.fields[name].widget.attrs.update(
+            {"data-only-when": f"opt_{option}", "data-only-when-values": " ".join(values)}
+        )
 
     def _backend_class(self):
         from .registry import backend_class
@@ -147,7 +182,23 @@ class ProviderAccountForm(forms.ModelForm):
         data = super().clean()
         if data.get("rate_card_file") is not None:
             data["rate_card"] = data["rate_card_file"]
+        # The credentials the chosen option needs (e.g. a username and a
+        # password for Basic authentication), given now or stored before.
+        stored = self.instance.credentials if self.instance.pk else {}
+        for f in self._backend_class().credential_fields:
+            if not (f.only_when and f.required):
+                continue
+            option, values = f.only_when
+            chosen, label = self._chosen(option)
+            if chosen in values and not (data.get(f"cred_{f.name}") or stored.get(f.name)):
+                self.add_error(f"cred_{f.name}", f"Required for “{label}”.")
         return data
+
+    def _chosen(self, option: str) -> tuple[str, str]:
+        """The value chosen for a choice option (its first when none) and its label."""
+        field = next(f for f in self._backend_class().option_fields if f.name == option)
+        value = self.cleaned_data.get(f"opt_{option}") or field.choices[0][0]
+        return value, dict(field.choices).get(value, value)
 
     def credentials(self) -> dict:
         stored = self.instance.credentials if self.instance.pk else {}

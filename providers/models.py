@@ -1,16 +1,23 @@
+import dataclasses
 import secrets
 from decimal import Decimal
 from functools import cached_property
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
-from . import crypto, registry
+from . import crypto, fence, registry
 
 
 def new_webhook_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+# Capabilities an account may lose when its provider turns out not to offer
+# the call behind them (see ProviderAccount.switched_off).
+SWITCHABLE = ("polling", "cancel")
 
 
 class ProviderAccount(models.Model):
@@ -51,6 +58,11 @@ class ProviderAccount(models.Model):
         help_text="Where pending messages move when this account keeps failing.",
     )
     enabled = models.BooleanField(default=True)
+    # Calls the provider turned out not to offer this account (an endpoint
+    # its documents do not publish answered 404): {"polling": notice, ...}.
+    # What depends on them is off, and the account's page says why, until
+    # the account is saved again.
+    switched_off = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # Recent submissions, for the throughput limit when Redis is not used.
     throttle_log = models.JSONField(default=list, blank=True, editable=False)
@@ -68,6 +80,14 @@ class ProviderAccount(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        super().clean()
+        if self.base_url:
+            # The same rule every call to the provider is held to.
+            problem = fence.problem_with(self.base_url)
+            if problem:
+                raise ValidationError({"base_url": problem})
 
     @property
     def backend_class(self):
@@ -98,7 +118,7 @@ class ProviderAccount(models.Model):
         return self.backend()
 
     def backend(self):
-        return self.backend_class(
+        backend = self.backend_class(
             base_url=self.base_url,
             credentials=self.credentials,
             options=self.options,
@@ -106,6 +126,18 @@ class ProviderAccount(models.Model):
             account_id=self.pk,
             timeout=(settings.PROVIDER_CONNECT_TIMEOUT, settings.PROVIDER_READ_TIMEOUT),
         )
+        if self.switched_off:
+            backend.capabilities = self.without_switched_off(backend.capabilities)
+        return backend
+
+    @property
+    def capabilities(self):
+        """What this account's backend does, less what is switched off."""
+        return self.without_switched_off(self.backend_class.capabilities)
+
+    def without_switched_off(self, capabilities):
+        off = {name: False for name in SWITCHABLE if name in (self.switched_off or {})}
+        return dataclasses.replace(capabilities, **off) if off else capabilities
 
     def price_for(self, country: str) -> Decimal:
         """Price per segment to a destination country, from the rate card."""
@@ -186,3 +218,30 @@ class WebhookInbox(models.Model):
 
     def __str__(self):
         return f"{self.account_id}: {self.reports} report(s) at {self.received_at:%H:%M:%S}"
+
+
+class FailedCallback(models.Model):
+    """A stored callback the worker could not apply, moved aside so that the
+    callbacks after it are applied: kept as it came in, with the error, for
+    an Admin to look at (and to apply again once the cause is fixed)."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=8)
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.BinaryField()
+    query = models.JSONField(default=dict, blank=True)
+    form = models.JSONField(default=dict, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    event = models.CharField(max_length=64, blank=True)
+    reports = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField()
+    failed_at = models.DateTimeField(auto_now_add=True)
+    error = models.TextField()
+
+    class Meta:
+        ordering = ["-failed_at"]
+        verbose_name = "failed callback"
+        verbose_name_plural = "failed callbacks"
+
+    def __str__(self):
+        return f"{self.account_id}: {self.error[:60]}"

@@ -5,21 +5,27 @@ applied above this layer (``campaigns.reports``), told by ``callback_stored``.""
 from __future__ import annotations
 
 import json
+import logging
+import re
+from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
-from .base import ProviderError, WebhookRequest, WebhookResult
-from .models import ProviderAccount, WebhookInbox
+from . import fence, screening
+from .base import ProviderError, Unavailable, WebhookRejected, WebhookRequest, WebhookResult
+from .models import FailedCallback, ProviderAccount, WebhookInbox
 from .signals import callback_stored
+
+log = logging.getLogger(__name__)
 
 
 def accept_webhook(account: ProviderAccount, request: WebhookRequest) -> WebhookResult:
     """Parse a callback with the account's backend (raising WebhookRejected,
-    with nothing stored, when the backend refuses it), store it, and say so
-    (``callback_stored``) for a worker to apply it. Returns what to answer
-    the provider."""
-    result = account.callback_backend.parse_webhook(request)
+    with nothing stored, when it is refused: see ``parse_webhook``), store
+    it, and say so (``callback_stored``) for a worker to apply it. Returns
+    what to answer the provider."""
+    result = parse_webhook(account.callback_backend, request)
     if not (result.reports or result.inbound):
         return result
     # One plain INSERT: this is all the provider waits for.
@@ -45,10 +51,155 @@ def accept_webhook(account: ProviderAccount, request: WebhookRequest) -> Webhook
     return result
 
 
-def check_connection(account: ProviderAccount) -> tuple[bool, str]:
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """What "Check connection" found: ``ok`` (the provider accepted the
+    credentials), ``unverified`` (it offers no way to tell without sending a
+    message: neither a failure nor a success) or ``failed``; ``text`` says
+    why, in the provider's words where it gave any."""
+
+    state: str
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+
+def parse_webhook(backend, request: WebhookRequest) -> WebhookResult:
+    """What a backend makes of a callback, screened (``providers.screening``)
+    before and after it reads the body. A body the backend fails on is
+    refused like a malformed one: whatever it holds, it is nothing the
+    backend can report. Raises WebhookRejected."""
+    screening.check_body(request.body, request.content_type)
+    screening.check_request(request)
     try:
-        return True, account.backend().check_connection()
+        result = backend.parse_webhook(request)
+    except WebhookRejected:
+        raise
+    except Exception as exc:
+        log.warning("%s could not read a callback", type(backend).__name__, exc_info=True)
+        raise WebhookRejected(f"the callback could not be read ({type(exc).__name__})") from exc
+    screening.check_result(result)
+    return result
+
+
+def check_connection(account: ProviderAccount) -> ConnectionCheck:
+    try:
+        text = account.backend().check_connection()
+    except Unavailable as error:
+        switch_off(account, error)
+        return ConnectionCheck(
+            "unverified",
+            "The credentials could not be verified without sending a message. " + error.message,
+        )
     except ProviderError as error:
-        return False, error.message
+        return ConnectionCheck("failed", describe(error))
     except NotImplementedError:
-        return False, "This provider has no way to check the connection."
+        return ConnectionCheck("unverified", "This provider has no way to check the connection.")
+    if "polling" in (account.switched_off or {}) and account.backend_class.capabilities.polling:
+        # The call that failed before works now (a new base URL, say).
+        switch_on(account, "polling")
+    return ConnectionCheck("ok", text)
+
+
+def switch_off(account: ProviderAccount, error: Unavailable) -> None:
+    """Turn off what depends on a call the provider does not offer this
+    account, with its notice for the account's page."""
+    notices = dict(account.switched_off or {})
+    if notices.get(error.feature) == error.message:
+        return
+    notices[error.feature] = error.message
+    account.switched_off = notices
+    ProviderAccount.objects.filter(pk=account.pk).update(switched_off=notices)
+
+
+def switch_on(account: ProviderAccount, feature: str) -> None:
+    notices = {k: v for k, v in (account.switched_off or {}).items() if k != feature}
+    account.switched_off = notices
+    ProviderAccount.objects.filter(pk=account.pk).update(switched_off=notices)
+
+
+# Where providers put their explanation in an error body.
+_REASON_KEYS = ("error_message", "error-info", "message", "error_description", "text", "error")
+
+
+def describe(error: ProviderError) -> str:
+    """An error as the account page shows it: our sentence, the HTTP status
+    and the provider's own reason (or, with no answer at all, why the
+    connection failed). Where a backend put the provider's words in the
+    message, they are shown as plain text and cut short like the reason."""
+    text = fence.sanitised(error.message, limit=fence.MESSAGE_CHARS)
+    if error.code.isdigit() and f"HTTP {error.code}" not in text:
+        text += f" (HTTP {error.code})"
+    reason = fence.sanitised(_reason(error.raw))
+    if reason and reason not in text:
+        text += f" The provider says: {reason}"
+    if error.code in ("connection", "timeout") and error.__cause__ is not None:
+        cause = _transport_reason(str(error.__cause__))
+        if cause and cause not in text:
+            text += f" ({cause})"
+    return text
+
+
+def _reason(raw) -> str:
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            text = " ".join(re.sub(r"<[^>]*>", " ", text).split())
+            return text[:200]
+    if not isinstance(raw, dict):
+        return ""
+    exception = (raw.get("requestError") or {}).get("serviceException")
+    if isinstance(exception, dict) and exception.get("text"):
+        return str(exception["text"])[:300]
+    for key in _REASON_KEYS:
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:300]
+    return ""
+
+
+def _transport_reason(detail: str) -> str:
+    found = re.findall(r"\[Errno -?\d+\] [^'\")\]]+", detail)
+    if found:
+        return found[-1].strip()
+    return detail[:200]
+
+
+# The copy of a stored callback that moves with it.
+_CALLBACK_FIELDS = ("account_id", "method", "content_type", "body", "query", "form", "headers")
+_CALLBACK_FIELDS += ("event", "reports", "received_at")
+
+
+def set_aside(stored: list[tuple[WebhookInbox, str]]) -> list[FailedCallback]:
+    """Keep stored callbacks that could not be applied apart, each with the
+    error it met (the caller deletes them from the inbox)."""
+    return FailedCallback.objects.bulk_create(
+        FailedCallback(
+            **{name: getattr(row, name) for name in _CALLBACK_FIELDS},
+            # An error may quote the value that caused it.
+            error=error.replace("\x00", "\\x00")[:4000],
+        )
+        for row, error in stored
+    )
+
+
+def apply_again(failed) -> int:
+    """Put callbacks set aside back in the inbox (once what stopped them is
+    fixed); returns how many."""
+    moved = 0
+    with transaction.atomic():
+        rows = list(failed.select_for_update())
+        WebhookInbox.objects.bulk_create(
+            WebhookInbox(**{name: getattr(row, name) for name in _CALLBACK_FIELDS}) for row in rows
+        )
+        FailedCallback.objects.filter(id__in=[row.id for row in rows]).delete()
+        moved = len(rows)
+        for account in ProviderAccount.objects.filter(id__in={row.account_id for row in rows}):
+            transaction.on_commit(
+                lambda a=account: callback_stored.send(sender=ProviderAccount, account=a)
+            )
+    return moved

@@ -1,3 +1,7 @@
+import ipaddress
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import messages as flash
 from django.db import transaction
 from django.db.models import Count
@@ -8,7 +12,8 @@ from django.views.decorators.http import require_POST
 
 from smsportal import audit, roles
 
-from . import registry, services
+from . import registry, segments, services
+from .base import ProviderError
 from .forms import ProviderAccountForm
 from .models import ProviderAccount, RateCardEntry
 
@@ -45,6 +50,9 @@ def account_edit(request, pk=None):
             saved.kind = kind
             saved.credentials = form.credentials()
             saved.options = form.options()
+            # Credentials or the base URL may have changed: what the provider
+            # did not offer before is tried again.
+            saved.switched_off = {}
             saved.save()
             saved.rates.all().delete()
             RateCardEntry.objects.bulk_create(
@@ -69,21 +77,96 @@ def account_edit(request, pk=None):
             "account": account,
             "kind": kind,
             "kind_label": dict(registry.CHOICES)[kind],
-            "capabilities": registry.backend_class(kind).capabilities,
+            # Less what the provider turned out not to offer this account.
+            "capabilities": account.capabilities
+            if account
+            else registry.backend_class(kind).capabilities,
             "masked": account.masked_credentials() if account else {},
+            "webhook_warning": webhook_warning(),
         },
         status=400 if post else 200,
     )
+
+
+def webhook_warning() -> str:
+    """Why a provider may not reach the webhook URLs we show, if it may not."""
+    url = settings.PUBLIC_BASE_URL
+    host = (urlsplit(url).hostname or "").lower()
+    where = _unreachable(host)
+    if where:
+        return (
+            f"A provider cannot reach these webhook URLs: {host} is {where}. Set "
+            "PUBLIC_BASE_URL to the address providers reach this site at (e.g. "
+            "https://sms.example.com), or reports and replies never arrive."
+        )
+    if not settings.PUBLIC_BASE_URL_SET:
+        return (
+            f"PUBLIC_BASE_URL is not set: these webhook URLs use the address this server "
+            f"listens on ({url}). A provider reaches them only if that address is reachable "
+            "from the internet; set PUBLIC_BASE_URL to the address providers reach this site at."
+        )
+    return ""
+
+
+def _unreachable(host: str) -> str:
+    if host == "localhost" or host.endswith(".localhost"):
+        return "this machine (loopback)"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return ""
+    if address.is_loopback:
+        return "this machine (loopback)"
+    if address.is_unspecified:
+        return "no address (it means every interface of this machine)"
+    if address.is_private or address.is_link_local:
+        return "a private network address"
+    return ""
 
 
 @require_POST
 def account_check(request, pk):
     roles.require(roles.can_administer, request.user)
     account = get_object_or_404(ProviderAccount, pk=pk)
-    ok, text = services.check_connection(account)
-    audit.record("provider.check", actor=request.user, obj=account, ok=ok)
-    html = format_html('<span class="{}">{}</span>', "text-success" if ok else "text-danger", text)
+    found = services.check_connection(account)
+    audit.record("provider.check", actor=request.user, obj=account, ok=found.ok, state=found.state)
+    html = format_html('<span class="{}">{}</span>', CHECK_CLASSES[found.state], found.text)
     if request.htmx:
         return HttpResponse(html)
-    (flash.success if ok else flash.error)(request, f"{account}: {text}")
+    say = {"ok": flash.success, "unverified": flash.warning}.get(found.state, flash.error)
+    say(request, f"{account}: {found.text}")
     return redirect("providers:accounts")
+
+
+CHECK_CLASSES = {"ok": "text-success", "unverified": "text-warning", "failed": "text-danger"}
+
+# The longest text the composer takes (10 parts).
+MAX_PREVIEW_TEXT = 1600
+
+
+@require_POST
+def account_preview(request, pk):
+    """The provider's own count of a text's parts ("Check with Infobip" in
+    the composer), beside ours; answered in place."""
+    roles.require(roles.can_send, request.user)
+    account = get_object_or_404(ProviderAccount, pk=pk)
+    text = request.POST.get("text", "")[:MAX_PREVIEW_TEXT]
+    if request.POST.get("keep_gsm7"):
+        text = segments.to_gsm7(text)
+    context = {"account": account, "ours": segments.count(text), "text": text}
+    if not text.strip():
+        context["problem"] = "Type the message first."
+    elif not account.capabilities.preview:
+        context["problem"] = f"{account.backend_class.label} has no preview of its own."
+    else:
+        try:
+            answer = account.backend().preview(text)
+        except ProviderError as error:
+            context["problem"] = f"No answer: {services.describe(error)}"
+        else:
+            previews = answer.get("previews")
+            first = previews[0] if isinstance(previews, list) and previews else {}
+            context["theirs"] = first if isinstance(first, dict) else {}
+            if not isinstance(context["theirs"].get("messageCount"), int):
+                context["problem"] = "Its answer gave no part count."
+    return render(request, "providers/_preview.html", context)

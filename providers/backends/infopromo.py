@@ -36,6 +36,7 @@ from providers.base import (
     SubmitResult,
 )
 from providers.status import Status
+from smsportal.phones import InvalidNumber, normalise
 
 DEFAULT_MAX_RECIPIENTS = 100
 DEFAULT_DELIVERED_GRACE_MINUTES = 10
@@ -102,6 +103,12 @@ class InfopromoBackend(ProviderBackend):
         dlt=True,
         max_alphanumeric_sender=11,
         max_numeric_sender=15,
+        # A scheduled send to several numbers is answered without its
+        # messages (no uids), so nothing could read their status later; the
+        # message log has no reference of ours to find them by (the same
+        # number and text may well be there twice). One number per request
+        # is answered with its message and uid, polled like any other.
+        max_recipients_scheduled=1,
     )
     credential_fields: ClassVar[tuple[CredentialField, ...]] = (
         CredentialField(
@@ -109,6 +116,9 @@ class InfopromoBackend(ProviderBackend):
             "API token",
             help_text="The token shown under Developers in the Infopromo portal.",
         ),
+    )
+    sender_rule: ClassVar[str] = (
+        "Infopromo: a phone number with its country code, or up to 11 letters and digits."
     )
     option_fields: ClassVar[tuple[CredentialField, ...]] = (
         CredentialField(
@@ -173,6 +183,32 @@ class InfopromoBackend(ProviderBackend):
     @property
     def tz(self) -> dt.tzinfo:
         return _zone(self.timezone_name) if self.timezone_name else dt.UTC
+
+    def sender_errors(self, sender: str) -> list[str]:
+        """Seed 000: "a telephone number (including country code) or an
+        alphanumeric string. In case of an alphanumeric string, the maximum
+        length is 11 characters." """
+        if not sender:
+            return ["A sender ID is required."]
+        digits = sender.removeprefix("+")
+        if digits.isdigit():
+            try:
+                normalise("+" + digits)
+            except InvalidNumber as exc:
+                return [
+                    f"A numeric sender is a phone number with its country code for "
+                    f"Infopromo; {sender} is not ({exc})."
+                ]
+            return []
+        errors = []
+        if len(sender) > self.capabilities.max_alphanumeric_sender:
+            errors.append(
+                f"An alphanumeric sender has at most {self.capabilities.max_alphanumeric_sender}"
+                " characters for Infopromo."
+            )
+        if not (sender.isascii() and sender.isalnum()):
+            errors.append("An Infopromo sender may use only letters A–Z, a–z and digits 0–9.")
+        return errors
 
     # -- the calls -----------------------------------------------------------
 
@@ -364,12 +400,20 @@ class InfopromoBackend(ProviderBackend):
         rows = [data] if isinstance(data, dict) else data if isinstance(data, list) else []
         rows = [row for row in rows if isinstance(row, dict)]
         if not rows:
-            # Scheduled bulk sends are stored by the portal and only become
-            # messages (with uids) when they go out, so the answer has no
-            # ``data``. The request was taken: the messages are accepted, and
-            # their uids are found later in the portal's message log.
+            # A scheduled send to several numbers is answered without
+            # ``data`` (the engine sends those one number per request, which
+            # is answered with its message). The request was taken, so the
+            # messages are accepted; without a uid their status cannot be
+            # read back, and each says so.
             return [
-                SubmitResult(ref=m.ref, status=Status.ACCEPTED, currency=self.currency, raw=data)
+                SubmitResult(
+                    ref=m.ref,
+                    status=Status.ACCEPTED,
+                    error_description="Infopromo took this message but returned no uid for "
+                    "it, so its status cannot be read back; check it in the Infopromo portal.",
+                    currency=self.currency,
+                    raw=data,
+                )
                 for m in messages
             ]
         if len(messages) == 1 and len(rows) == 1:
@@ -534,8 +578,9 @@ class InfopromoHttpBackend(InfopromoBackend):
             "Request form",
             secret=False,
             required=False,
-            help_text="“post” (default): JSON body. “get”: every field in the query "
-            "string, for accounts or proxies that only let GET through.",
+            help_text="POST: a JSON body. GET: every field in the query string, for "
+            "accounts or proxies that only let GET through.",
+            choices=(("post", "POST (JSON body)"), ("get", "GET (query string)")),
         ),
     )
 

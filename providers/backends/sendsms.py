@@ -90,6 +90,11 @@ class SendsmsBackend(ProviderBackend):
     credential_fields = (
         CredentialField("api_key", "API key", help_text="Account → API Settings. Case-sensitive."),
     )
+    sender_rule = (
+        "sendsms provider: a short code or number with its country code, or a sender mask of "
+        f"up to {MAX_MASK} letters, digits, _ and - (the provider cuts a longer mask after "
+        f"{MAX_MASK} characters; smsportal refuses it instead)."
+    )
     option_fields = (
         CredentialField(
             "from_number",
@@ -106,7 +111,8 @@ class SendsmsBackend(ProviderBackend):
             "Enforce Campaign Check",
             secret=False,
             required=False,
-            help_text="On when the account requires a campaign reference with every message.",
+            help_text="Yes when the account requires a campaign reference with every message.",
+            choices=(("false", "No"), ("true", "Yes")),
         ),
     )
 
@@ -187,6 +193,20 @@ class SendsmsBackend(ProviderBackend):
                 error_code=code,
                 error_description=_with_info(_RECIPIENT_ERRORS[code], body),
                 raw=body,
+            )
+        if code not in _REQUEST_ERRORS and _names(body, message):
+            # A code in neither list, answered for this recipient: the
+            # provider refused this message, in its own code and words. The
+            # campaign goes on; the engine pauses it when many in a row get
+            # the same unknown code (it may concern the account after all).
+            return SubmitResult(
+                ref=message.ref,
+                status=Status.REJECTED,
+                error_code=code,
+                error_description=str(body.get("error-info") or "").strip()
+                or f"{self.label} refused this recipient without saying why.",
+                raw=body,
+                unknown_code=True,
             )
         raise self._failure(body)
 
@@ -312,9 +332,10 @@ class SendsmsBackend(ProviderBackend):
         elif code in _RECIPIENT_ERRORS:
             message, permanent = _RECIPIENT_ERRORS[code], True
         else:
-            # An undocumented code is retried with backoff and then pauses the
-            # campaign with the provider's own words, rather than marking
-            # messages failed for a reason nobody has seen before.
+            # An undocumented code for no recipient in particular (one that
+            # names the recipient is that message's refusal, see _result) is
+            # retried with backoff and then pauses the campaign with the
+            # provider's own words.
             message, permanent = f"{self.label} refused the request.", False
         return ProviderError(
             _with_info(message, body), permanent=permanent, code=code or "failure", raw=body
@@ -363,6 +384,13 @@ def _inbound(data: dict[str, Any]) -> InboundSms:
 def _is_success(body: dict[str, Any]) -> bool:
     # The documents write both "Success" and "failure".
     return str(body.get("status", "")).lower() == "success"
+
+
+def _names(body: dict[str, Any], message: OutboundSms) -> bool:
+    """The answer is about this message's recipient (its "to", in any of the
+    forms the documents write a number)."""
+    to = str(body.get("to") or "").strip().removeprefix("+")
+    return bool(to) and to == _international(message.to)
 
 
 def _with_info(message: str, body: dict[str, Any]) -> str:

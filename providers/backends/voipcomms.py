@@ -36,6 +36,7 @@ from providers.base import (
     SendOptions,
     StatusReport,
     SubmitResult,
+    Unavailable,
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
@@ -54,6 +55,10 @@ LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 # The log has no filter by ID, so polling reads it newest first and stops
 # here; a message older than this many pages keeps its last known status.
 SUMMARY_PAGES = 10
+# Seen in the provider's own app (the SMS log) or designed like the send
+# (deleting a scheduled SMS); neither is published.
+SUMMARY_PATH = "sms/summary"
+DELETE_PATH = "sms/delete"
 
 # Words of the SMS log's ``sms_status`` (and the send_log's ``status``). Only
 # SCHEDULED appears in the seed; the rest are the words that log uses for a
@@ -106,6 +111,10 @@ class VoipCommsBackend(ProviderBackend):
     credential_fields = (
         CredentialField("api_key", "API key", secret=False),
         CredentialField("api_password", "API password"),
+    )
+    sender_rule = (
+        "voip-communications.net: one of the account's 2-way numbers (a name is never "
+        "sent); without a sender messages go as bulk SMS."
     )
     option_fields = (
         CredentialField(
@@ -214,13 +223,16 @@ class VoipCommsBackend(ProviderBackend):
                 or f"{self.label} refused this number (code {code}).",
                 raw=entry,
             )
-        # For a scheduled message ``sale`` is what will be charged when it
-        # goes out; nothing is charged if it is cancelled before then.
+        # A scheduled message is charged "just at the moment of the message
+        # be sent" (seed 004), and not if it is cancelled before then: its
+        # ``sale`` is a price, not a charge, and stays in the history. The
+        # cost comes with the log's ``sms_sale`` once it went out.
+        scheduled = str(entry.get("status", "")).upper() == "SCHEDULED"
         return SubmitResult(
             ref=ref,
             status=Status.ACCEPTED,
             provider_message_id=str(entry.get("smsid") or ""),
-            cost=_decimal(entry.get("sale")),
+            cost=None if scheduled else _decimal(entry.get("sale")),
             currency=self.currency,
             raw=entry,
         )
@@ -245,19 +257,37 @@ class VoipCommsBackend(ProviderBackend):
     # -- scheduled messages ---------------------------------------------------
 
     def cancel(self, provider_message_ids: Sequence[str]) -> list[str]:
-        # Not public ("list/delete scheduled SMS" is linked but not published).
-        # Designed like the documented call: form-encoded POST of the
-        # ``smsid`` the send returned, answered with the usual error envelope
-        # when the provider will not delete it (already sent, unknown).
-        cancelled = []
+        """Delete scheduled messages; returns the smsids the provider
+        confirmed it deleted.
+
+        Not public ("list/delete scheduled SMS" is linked from the seed but
+        not published), so it is designed like the documented call: a
+        form-encoded POST of the ``smsid`` the send returned. Only a 2xx
+        answer in the provider's envelope saying ``"error": false`` confirms
+        a delete; its error envelope is a refusal for that message (already
+        sent, unknown), and anything else confirms nothing, so the message
+        is not recorded as cancelled. HTTP 404 means the account has no such
+        call: ``Unavailable``, and cancelling is switched off for it. An
+        error part-way raises with ``cancelled`` holding what was deleted."""
+        cancelled: list[str] = []
         for smsid in provider_message_ids:
             try:
-                self._post("sms/delete", {"smsid": smsid})
+                response = self._send_form(DELETE_PATH, {"smsid": smsid})
             except ProviderError as exc:
-                if exc.code != "error":
-                    raise
-                continue
-            cancelled.append(smsid)
+                exc.cancelled = list(cancelled)
+                raise
+            if response.status_code == 404:
+                error = Unavailable(
+                    f"{self.label} does not offer deleting scheduled SMS to this account "
+                    f"({DELETE_PATH} answered HTTP 404{_words(response)}): messages handed "
+                    "to it go out at their scheduled time.",
+                    feature="cancel",
+                    raw=response.text[:2000],
+                )
+                error.cancelled = list(cancelled)
+                raise error
+            if _confirms(response):
+                cancelled.append(smsid)
         return cancelled
 
     # -- status --------------------------------------------------------------
@@ -281,7 +311,18 @@ class VoipCommsBackend(ProviderBackend):
         return list(found.values())
 
     def _summary(self, page: int) -> list[dict[str, Any]]:
-        body = self._post("sms/summary", {"page": str(page)})
+        response = self._send_form(SUMMARY_PATH, {"page": str(page)})
+        if response.status_code == 404:
+            # Not published: an account without it has no status source but
+            # the send answer, and says so rather than failing.
+            raise Unavailable(
+                f"{self.label} has no SMS log for this account ({SUMMARY_PATH} answered "
+                f"HTTP 404{_words(response)}); its documents publish none. Statuses stay "
+                "as the send answer gave them.",
+                feature="polling",
+                raw=response.text[:2000],
+            )
+        body = self._body(response)
         rows = body.get("summary")
         if not isinstance(rows, list):
             raise ProviderError(
@@ -382,11 +423,14 @@ class VoipCommsBackend(ProviderBackend):
         return when if when.tzinfo else when.replace(tzinfo=self.timezone)
 
     def _post(self, path: str, form: dict[str, str]) -> dict[str, Any]:
+        return self._body(self._send_form(path, form))
+
+    def _send_form(self, path: str, form: dict[str, str]) -> requests.Response:
         auth = (
             str(self.credentials.get("api_key", "")),
             str(self.credentials.get("api_password", "")),
         )
-        return self._body(self.request("POST", path, data=form, auth=auth))
+        return self.request("POST", path, data=form, auth=auth)
 
     def _body(self, response: requests.Response) -> dict[str, Any]:
         body = self.json_of(response)
@@ -407,6 +451,33 @@ class VoipCommsBackend(ProviderBackend):
                 raw=body,
             )
         return body
+
+
+def _confirms(response: requests.Response) -> bool:
+    """A 2xx answer in the provider's envelope that says no error."""
+    if not 200 <= response.status_code < 300:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "error" in body and body["error"] in _NO_ERROR
+
+
+_NO_ERROR = (False, 0, "0", "false")
+
+
+def _words(response: requests.Response) -> str:
+    """The provider's own message from an answer, as ": ..." (or nothing)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        for key in ("error_message", "message"):
+            if isinstance(body.get(key), str) and body[key].strip():
+                return f": {body[key].strip()[:200]}"
+    return ""
 
 
 def _callback_fields(request: WebhookRequest) -> dict[str, str]:

@@ -309,7 +309,7 @@ def test_a_lost_push_is_made_up_for_by_the_message_logs(infobip, manager):
 
     # Reports are pushed, so fresh messages are not looked up.
     poll_account(account)
-    assert not [c for c in handler.calls if c["path"] == "/sms/1/logs"]
+    assert not [c for c in handler.calls if c["path"].endswith("/logs")]
     assert set(statuses(campaign).values()) == {Status.ACCEPTED}
 
     # poll_account looks up only messages whose report is long overdue, so
@@ -317,7 +317,9 @@ def test_a_lost_push_is_made_up_for_by_the_message_logs(infobip, manager):
     age_submissions(campaign, dt.timedelta(hours=2))
     assert poll_account(account) == len(PEOPLE)
 
-    [lookup] = [c for c in handler.calls if c["path"] == "/sms/1/logs"]
+    # Looked up in the current logs; the deprecated ones are not asked.
+    [lookup] = [c for c in handler.calls if c["path"].endswith("/logs")]
+    assert lookup["path"] == "/sms/3/logs"
     refs = {m.ref for m in by_phone(campaign).values()}
     assert set(lookup["query"]["messageId"].split(",")) == refs
     assert statuses(campaign) == OUTCOME
@@ -431,3 +433,255 @@ def test_a_stop_reply_suppresses_the_number_for_the_next_campaign(infobip, manag
     sent_to = {d["to"] for m in call["body"]["messages"] for d in m["destinations"]}
     assert "4915112345601" not in sent_to and len(sent_to) == len(PEOPLE) - 1
     assert_counters_match(second)
+
+
+# -- what a message records is its last state --------------------------------------
+
+
+def _error_cell(html: str) -> str:
+    return html.split("<dt>Error</dt><dd>", 1)[1].split("</dd>", 1)[0].strip()
+
+
+def test_a_retried_message_shows_its_last_state_not_the_failed_attempt(
+    infobip, manager, analyst, client
+):
+    handler, base_url = infobip
+    handler.outage = Outage(503)
+    campaign = launch(setup(base_url), manager)
+    says = "Infobip had a server error (HTTP 503)."
+    assert_failed_visibly(campaign, attempts=1, says=says)
+    assert {m.error_code for m in by_phone(campaign).values()} == {"503"}
+
+    handler.outage = None
+    campaign = dispatch_again(campaign)
+    for message in by_phone(campaign).values():
+        assert (message.status, message.error_code, message.error_description) == (
+            Status.ACCEPTED,
+            "",
+            "",
+        )
+    push_all(client, handler, campaign.account)
+    assert statuses(campaign) == OUTCOME
+
+    messages = by_phone(campaign)
+    anna, carl = messages["+4915112345601"], messages["+4915112345609"]
+    assert (anna.error_code, anna.error_description) == ("", "")
+    # An error the final report gives is the one the message keeps.
+    assert (carl.error_code, carl.error_description) == (
+        "EC_ABSENT_SUBSCRIBER",
+        "Absent Subscriber",
+    )
+    # The history keeps the failed attempt, with the provider's words.
+    [failed] = anna.events.filter(kind=MessageEvent.Kind.SUBMIT, applied=False)
+    assert failed.status == Status.PENDING
+    assert failed.payload["error"] == f"503: {says}"
+
+    client.force_login(analyst)
+    page = client.get(f"/messages/{anna.pk}/").content.decode()
+    assert _error_cell(page) == "—"
+    assert says in page  # in the status history
+    assert _error_cell(client.get(f"/messages/{carl.pk}/").content.decode()) == (
+        "EC_ABSENT_SUBSCRIBER Absent Subscriber"
+    )
+
+    rows = client.get(f"/api/v1/messages/?campaign={campaign.pk}").json()["results"]
+    errors = {row["phone"]: (row["error_code"], row["error_description"]) for row in rows}
+    assert errors["+4915112345601"] == ("", "")
+    assert errors["+4915112345609"] == ("EC_ABSENT_SUBSCRIBER", "Absent Subscriber")
+    export = client.get(f"/api/v1/messages/?campaign={campaign.pk}&format=csv")
+    text = b"".join(export.streaming_content).decode()
+    assert "503" not in text and "server error" not in text
+    assert_counters_match(campaign)
+
+
+def test_a_message_of_two_parts_costs_two_prices_of_one_sms(infobip, manager, client):
+    handler, base_url = infobip
+    campaign = setup(base_url, people={"+4915112345601": "Anna", "+4915112345602": "Ben"})
+    campaign.text = "Spring sale: " + "20% off everything in store and online today. " * 4
+    campaign.save()
+    campaign = launch(campaign, manager)
+    assert {m.segments for m in by_phone(campaign).values()} == {2}
+
+    reports = push_all(client, handler, campaign.account)
+
+    assert {(r["smsCount"], r["price"]["pricePerMessage"]) for r in reports} == {(2, 0.01)}
+    for message in by_phone(campaign).values():
+        assert (message.status, message.actual_cost) == (Status.DELIVERED, Decimal("0.02"))
+    assert campaign_counts([campaign.pk])[campaign.pk].actual_cost == Decimal("0.04")
+    assert_counters_match(campaign)
+
+
+def test_an_account_without_the_v3_reading_endpoints_uses_the_older_ones(infobip, manager):
+    handler, base_url = infobip
+    handler.older_only = True
+    campaign = launch(setup(base_url), manager)
+    account = campaign.account
+    handler.take_pushes()  # lost: the logs make up for them
+    age_submissions(campaign, dt.timedelta(hours=2))
+
+    assert poll_account(account) == len(PEOPLE)
+
+    paths = [c["path"] for c in handler.calls if c["method"] == "GET"]
+    assert "/sms/3/logs" in paths and "/sms/1/logs" in paths
+    assert statuses(campaign) == OUTCOME
+    assert_counters_match(campaign)
+
+
+# -- Infobip's own features, from the pages ----------------------------------------
+
+
+def handed_over_with(base_url, window):
+    from campaigns.models import DeliveryWindow
+
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)).replace(second=0, microsecond=0)
+    campaign = setup(base_url)
+    window = DeliveryWindow.objects.create(name="Office hours", **window)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        scheduled_at=at, schedule_at_provider=True, window=window
+    )
+    return Campaign.objects.get(pk=campaign.pk), at
+
+
+def test_a_delivery_window_goes_to_infobip_with_the_schedule(infobip, manager):
+    handler, base_url = infobip
+    office = {
+        "days": [0, 1, 2, 3, 4],
+        "start_time": dt.time(9, 0),
+        "end_time": dt.time(18, 0),
+        # No summer time, so the same UTC hours all year.
+        "time_zone": "Asia/Kolkata",
+    }
+    campaign, at = handed_over_with(base_url, office)
+    from campaigns import compose
+
+    assert compose.check(campaign).errors == []
+    campaign = launch(campaign, manager)
+
+    [call] = sends(handler)
+    assert_valid(call["body"], "SMSAdvancedTextualRequest", closed=True)
+    for message in call["body"]["messages"]:
+        # Infobip reads the window in UTC: 09:00-18:00 in Kolkata.
+        assert message["deliveryTimeWindow"] == {
+            "from": {"hour": 3, "minute": 30},
+            "to": {"hour": 12, "minute": 30},
+            "days": ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"],
+        }
+        assert message["sendAt"].startswith(at.strftime("%Y-%m-%dT%H:%M"))
+    assert campaign.state == Campaign.State.SCHEDULED
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        # 09:00-17:00 in Los Angeles runs over midnight in UTC.
+        {"time_zone": "America/Los_Angeles"},
+        # Each recipient's own zone: Infobip keeps one window for all.
+        {"time_zone": "UTC", "recipient_local": True},
+        # Over midnight here.
+        {"time_zone": "UTC", "start_time": dt.time(22, 0), "end_time": dt.time(6, 0)},
+    ],
+    ids=["utc_midnight", "recipient_local", "over_midnight"],
+)
+def test_a_window_infobip_cannot_keep_unchanged_is_refused_before_launch(infobip, window):
+    from campaigns import compose
+
+    _, base_url = infobip
+    window = {"days": [0, 1, 2, 3, 4], "start_time": dt.time(9), "end_time": dt.time(17)} | window
+    campaign, _ = handed_over_with(base_url, window)
+
+    errors = compose.check(campaign).errors
+
+    assert any("choose one or the other" in e for e in errors)
+
+
+def test_check_with_infobip_shows_its_part_count_beside_ours(infobip, manager, client):
+    from django.urls import reverse
+
+    handler, base_url = infobip
+    campaign = setup(base_url)
+    client.force_login(manager)
+
+    page = client.get(reverse("campaigns:edit", args=[campaign.pk])).content.decode()
+    assert "Check with Infobip" in page
+    assert f'hx-post="{reverse("providers:preview", args=[campaign.account.pk])}"' in page
+
+    text = "Spring sale: " + "20% off everything in store and online today. " * 4
+    answer = client.post(
+        reverse("providers:preview", args=[campaign.account.pk]), {"text": text}
+    ).content.decode()
+    [call] = [c for c in handler.calls if c["path"] == "/sms/1/preview"]
+    assert call["body"] == {"text": text}
+    assert_valid(call["body"], "PreviewRequest", closed=True)
+    assert "Infobip: 2 parts" in answer
+    assert "smsportal counts 2 (the text as checked)." in answer
+    assert "They differ" not in answer
+
+
+def test_check_with_the_provider_is_offered_only_where_it_previews(manager, client, sandbox):
+    from django.urls import reverse
+
+    campaign = Campaign.objects.create(
+        name="Sandboxed",
+        text="Hello",
+        sender=make_sender("Shop", sandbox),
+        account=sandbox,
+    )
+    client.force_login(manager)
+    page = client.get(reverse("campaigns:edit", args=[campaign.pk])).content.decode()
+    assert "Check with" not in page
+    answer = client.post(reverse("providers:preview", args=[sandbox.pk]), {"text": "Hello"})
+    assert "has no preview of its own" in answer.content.decode()
+
+
+def test_a_schedule_handed_to_infobip_is_cancelled_there_and_costs_nothing(
+    infobip, manager, client
+):
+    from django.urls import reverse
+
+    handler, base_url = infobip
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)).replace(second=0, microsecond=0)
+    campaign = setup(base_url)
+    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=at, schedule_at_provider=True)
+    campaign = launch(Campaign.objects.get(pk=campaign.pk), manager)
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+
+    client.force_login(manager)
+    response = client.post(reverse("campaigns:cancel", args=[campaign.pk]), follow=True)
+
+    page = response.content.decode()
+    assert "5 already with the provider are being cancelled there" in page
+    assert 'id="still-going-out"' not in page
+    [put] = [c for c in handler.calls if c["method"] == "PUT"]
+    assert put["query"] == {"bulkId": f"campaign-{campaign.pk}"}
+    assert handler.bulks[f"campaign-{campaign.pk}"]["status"] == "CANCELED"
+    for message in by_phone(campaign).values():
+        assert (message.status, message.error_description) == (
+            Status.CANCELLED,
+            "Cancelled at the provider",
+        )
+        assert message.actual_cost == Decimal(0)
+    assert_counters_match(Campaign.objects.get(pk=campaign.pk))
+
+
+def test_a_cancel_infobip_does_not_confirm_leaves_them_going_out(infobip, manager, client):
+    from django.urls import reverse
+
+    handler, base_url = infobip
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)).replace(second=0, microsecond=0)
+    campaign = setup(base_url)
+    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=at, schedule_at_provider=True)
+    campaign = launch(Campaign.objects.get(pk=campaign.pk), manager)
+    # Infobip already started the bulk: it refuses to cancel it.
+    handler.bulks[f"campaign-{campaign.pk}"]["status"] = "FINISHED"
+
+    client.force_login(manager)
+    client.post(reverse("campaigns:cancel", args=[campaign.pk]))
+    page = client.get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
+
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+    assert (
+        "5 messages handed to the provider are not confirmed cancelled there and will "
+        "still go out at the scheduled time." in page
+    )
+    assert "Bulk already sent" in page  # the provider's words, in the audit trail

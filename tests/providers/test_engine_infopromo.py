@@ -327,10 +327,19 @@ def test_a_schedule_handed_over_goes_with_schedule_time_and_stays_there(
     Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=at, schedule_at_provider=True)
     campaign = launch(Campaign.objects.get(pk=campaign.pk), manager)
 
-    [call] = sends(handler)
-    assert sent_fields(call)["schedule_time"] == at.strftime("%Y-%m-%d %H:%M")
+    # One number per request, so each message comes back with its uid.
+    calls = sends(handler)
+    assert sorted(sent_fields(c)["recipient"] for c in calls) == [
+        "4915112345601",
+        "4915112345602",
+        "4915112345609",
+    ]
+    assert {sent_fields(c)["schedule_time"] for c in calls} == {at.strftime("%Y-%m-%d %H:%M")}
     assert campaign.state == Campaign.State.SCHEDULED
     assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+    uid = {row["to"]: row["uid"] for row in handler.messages.values()}
+    for phone, message in by_phone(campaign).items():
+        assert message.provider_message_id == uid[phone.removeprefix("+")]
 
     # Infopromo cannot cancel a scheduled SMS: the user is told so.
     client.force_login(manager)
@@ -339,6 +348,44 @@ def test_a_schedule_handed_over_goes_with_schedule_time_and_stays_there(
     assert "3 already with the provider cannot be cancelled there" in page
     assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.CANCELLED
     assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+
+
+@pytest.mark.parametrize("variant", KINDS)
+def test_a_schedule_handed_over_reaches_its_final_status_once_sent(portal, manager, variant):
+    from campaigns.models import Message
+
+    handler, base_url = portal
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)).replace(second=0, microsecond=0)
+    campaign = setup(base_url, variant)
+    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=at, schedule_at_provider=True)
+    campaign = launch(Campaign.objects.get(pk=campaign.pk), manager)
+    account = campaign.account
+    assert len(sends(handler)) == len(PEOPLE)
+    for message in by_phone(campaign).values():
+        assert (message.status, message.error_description) == (Status.ACCEPTED, "")
+        assert message.provider_message_id
+
+    # Held by the portal until its time: nothing to ask about yet.
+    age_submissions(campaign, dt.timedelta(minutes=5))
+    assert poll_account(account) == 0
+    assert not [c for c in handler.calls if not c["path"].endswith("/sms/send")]
+
+    # The time came and the portal sent them: polling brings each outcome.
+    handler.send_scheduled()
+    Message.objects.filter(campaign=campaign).update(
+        not_before=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    )
+    assert poll_account(account) == len(PEOPLE)
+    assert statuses(campaign) == {
+        "+4915112345601": Status.DELIVERED,
+        "+4915112345602": Status.DELIVERED,
+        "+4915112345609": Status.UNDELIVERED,
+    }
+    for message in by_phone(campaign).values():
+        assert message.actual_cost == Decimal("1")
+        assert message.done_at is not None
+    assert_counters_match(campaign)
+    assert poll_account(account) == 0
 
 
 # -- a campaign to contact lists kept at the provider ------------------------------------

@@ -358,3 +358,100 @@ def test_a_slow_wave_halves_the_next_one(settings):
     # Never below the connections a wave goes out on: fewer is not quicker.
     assert _next_width(12, 2.0, widest=250) == 8
     assert _next_width(4, 2.0, widest=250) == 4
+
+
+def test_a_message_of_two_parts_costs_two_parts_of_the_rate_card(provider, manager, client):
+    handler, endpoint = provider
+    campaign = setup(endpoint, people={"+4915112345601": "Anna", "+33612345678": "Lucas"})
+    campaign.text = "Spring sale: " + "20% off everything in store and online today. " * 4
+    campaign.save()
+    campaign = launch(campaign, manager)
+
+    for entry in handler.sent:
+        for payload in fake.postbacks(entry):
+            assert post(client, campaign.account, payload).status_code == 200
+
+    messages = by_phone(campaign)
+    assert (messages["+4915112345601"].segments, messages["+4915112345601"].actual_cost) == (
+        2,
+        2 * RATES["DE"],
+    )
+    assert messages["+33612345678"].actual_cost == 2 * RATES["FR"]
+    assert_counters_match(campaign)
+
+
+# -- refusals with a code the backend does not know ---------------------------------
+
+
+def test_an_unknown_refusal_for_one_recipient_rejects_it_and_the_campaign_goes_on(
+    provider, manager
+):
+    handler, endpoint = provider
+    handler.refusing = {"4915112345602": ("E321", "Daily limit for this number reached.")}
+    campaign = launch(setup(endpoint), manager)
+
+    assert len(handler.received) == 3
+    ben = by_phone(campaign)["+4915112345602"]
+    assert (ben.status, ben.error_code, ben.error_description) == (
+        Status.REJECTED,
+        "E321",
+        "Daily limit for this number reached.",
+    )
+    assert ben.actual_cost == Decimal(0)
+    assert statuses(campaign)["+4915112345601"] == Status.ACCEPTED
+    assert campaign.state == Campaign.State.COMPLETED
+    assert campaign.pause_reason == ""
+    assert_counters_match(campaign)
+
+
+def test_many_refusals_in_a_row_with_one_unknown_code_pause_the_campaign(
+    provider, manager, settings
+):
+    settings.DISPATCH_UNKNOWN_REFUSALS = 3
+    handler, endpoint = provider
+    people = {f"+49151123456{n:02d}": "" for n in range(10, 20)}
+    handler.refusing = {
+        phone.removeprefix("+"): ("E777", "Sender not yet approved for this route.")
+        for phone in people
+    }
+    campaign = launch(setup(endpoint, people=people), manager)
+
+    # Requests go out one, then two at once: the third refusal pauses it.
+    assert len(handler.received) == 3
+    assert campaign.state == Campaign.State.PAUSED
+    assert campaign.pause_reason == (
+        "Paused after 3 recipients in a row were refused with E777, a code smsportal "
+        "does not know. The provider said: Sender not yet approved for this route."
+    )
+    counted = sorted(statuses(campaign).values())
+    assert counted == [Status.PENDING] * 7 + [Status.REJECTED] * 3
+    assert {
+        (m.error_code, m.error_description)
+        for m in by_phone(campaign).values()
+        if m.status == Status.REJECTED
+    } == {("E777", "Sender not yet approved for this route.")}
+    assert_counters_match(campaign)
+
+    # Resumed, the count starts again; the provider now takes them.
+    handler.refusing = {}
+    services.campaign_resume(campaign=campaign, user=manager)
+    campaign = dispatch_again(campaign)
+    assert campaign.state == Campaign.State.COMPLETED
+    assert sorted(statuses(campaign).values()) == [Status.ACCEPTED] * 7 + [Status.REJECTED] * 3
+    assert_counters_match(campaign)
+
+
+def test_refusals_with_different_codes_or_between_acceptances_do_not_pause(
+    provider, manager, settings
+):
+    settings.DISPATCH_UNKNOWN_REFUSALS = 2
+    handler, endpoint = provider
+    people = {"+4915112345610": "", "+4915112345611": "", "+4915112345612": ""}
+    handler.refusing = {
+        "4915112345610": ("E701", "Route closed."),
+        "4915112345611": ("E702", "Try another sender."),
+    }
+    campaign = launch(setup(endpoint, people=people), manager)
+
+    assert campaign.state == Campaign.State.COMPLETED
+    assert sorted(statuses(campaign).values()) == [Status.ACCEPTED] + [Status.REJECTED] * 2

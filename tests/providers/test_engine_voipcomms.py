@@ -272,6 +272,11 @@ def test_a_schedule_handed_over_goes_out_now_with_delivery_date_and_cancels_ther
     assert {e["status"] for e in handler.log} == {"DELETED"}
     assert set(statuses(campaign).values()) == {Status.CANCELLED}
     assert Message.objects.filter(campaign=campaign, not_before=at).count() == 3
+    # Charged only when sent: cancelled before then, they cost nothing.
+    assert {m.actual_cost for m in by_phone(campaign).values()} == {Decimal(0)}
+    assert campaign_counts([campaign.pk])[campaign.pk].actual_cost == Decimal(0)
+    page = client.get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
+    assert 'id="still-going-out"' not in page
     assert_counters_match(Campaign.objects.get(pk=campaign.pk))
 
 
@@ -284,3 +289,146 @@ def test_without_handing_over_the_schedule_is_held_here(provider, manager):
     assert campaign.state == Campaign.State.SCHEDULED
     assert calls(handler, "sms/send") == []
     assert set(statuses(campaign).values()) == {Status.PENDING}
+
+
+def hand_over(base_url, manager, like=None):
+    """A campaign whose schedule is handed to the provider, launched (the
+    same account, sender and list as ``like`` when given)."""
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)).replace(second=0, microsecond=0)
+    if like is None:
+        campaign = setup(base_url)
+    else:
+        campaign = Campaign.objects.create(
+            name="Again", text=TEXT, sender=like.sender, account=like.account
+        )
+        campaign.lists.set(like.lists.all())
+    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=at, schedule_at_provider=True)
+    return launch(Campaign.objects.get(pk=campaign.pk), manager)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"message": "Not Found"}, {"error": True, "error_message": "Unknown method"}],
+    ids=["plain_404", "envelope_404"],
+)
+def test_a_cancel_the_provider_does_not_confirm_is_not_recorded(
+    provider, manager, admin_user, client, answer
+):
+    from django.urls import reverse
+
+    handler, base_url = provider
+    handler.absent = {"sms/delete": answer}
+    campaign = hand_over(base_url, manager)
+    assert {e["status"] for e in handler.log} == {"SCHEDULED"}
+
+    client.force_login(manager)
+    response = client.post(reverse("campaigns:cancel", args=[campaign.pk]), follow=True)
+    page = response.content.decode()
+
+    # Asked once; the 404 says the account has no such call, so nothing is
+    # recorded as cancelled and the page says what will still go out.
+    assert len(calls(handler, "sms/delete")) == 1
+    assert {e["status"] for e in handler.log} == {"SCHEDULED"}
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+    assert "Cancelled at the provider" not in {
+        m.error_description for m in by_phone(campaign).values()
+    }
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.CANCELLED
+    assert (
+        "3 messages handed to the provider are not confirmed cancelled there and will "
+        "still go out at the scheduled time." in page
+    )
+    assert "sms/delete answered HTTP 404" in page
+    # What is charged when they go out is still to come.
+    assert {m.actual_cost for m in by_phone(campaign).values()} == {None}
+    assert_counters_match(campaign)
+
+    # The account says cancelling is off, and the next cancel says so at once.
+    account = campaign.account
+    account.refresh_from_db()
+    assert not account.capabilities.cancel
+    client.force_login(admin_user)
+    account_page = client.get(reverse("providers:edit", args=[account.pk])).content.decode()
+    assert "sms/delete answered HTTP 404" in account_page
+    second = hand_over(base_url, manager, like=campaign)
+    client.force_login(manager)
+    response = client.post(reverse("campaigns:cancel", args=[second.pk]), follow=True)
+    assert "cannot be cancelled there and go out at the scheduled time" in (
+        response.content.decode()
+    )
+    assert len(calls(handler, "sms/delete")) == 1
+
+
+def test_an_account_without_the_sms_log_keeps_the_send_answer_and_says_so(
+    provider, manager, admin_user, client
+):
+    from django.urls import reverse
+
+    handler, base_url = provider
+    handler.absent = {"sms/summary": {"error": True, "error_message": "Unknown method"}}
+    campaign = launch(setup(base_url), manager)
+    account = campaign.account
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+
+    # Check connection: not verified, and not a failure either.
+    client.force_login(admin_user)
+    answer = client.post(
+        reverse("providers:check", args=[account.pk]), headers={"HX-Request": "true"}
+    ).content.decode()
+    assert 'class="text-warning"' in answer
+    assert "could not be verified without sending" in answer
+    assert "failed" not in answer.lower() and "Could not connect" not in answer
+
+    # Polling is off for the account, so the log is not asked again and the
+    # statuses stay as the send answer gave them.
+    account.refresh_from_db()
+    assert not account.capabilities.polling
+    age_submissions(campaign, dt.timedelta(minutes=3))
+    asked = len(calls(handler, "sms/summary"))
+    assert poll_account(account) == 0
+    assert len(calls(handler, "sms/summary")) == asked
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}
+    assert {m.actual_cost for m in by_phone(campaign).values()} == {Decimal("0.01")}
+    page = client.get(reverse("providers:edit", args=[account.pk])).content.decode()
+    assert "Polling is off for this account" in page
+    assert "sms/summary answered HTTP 404" in page
+    assert_counters_match(campaign)
+
+    # Saving the account (a new base URL, say) tries again.
+    handler.absent = {}
+    response = client.post(
+        reverse("providers:edit", args=[account.pk]),
+        {
+            "name": account.name,
+            "throughput": account.throughput,
+            "currency": account.currency,
+            "default_price": account.default_price,
+            "enabled": "on",
+            "base_url": base_url,
+            "opt_two_way_numbers": OUR_NUMBER,
+            "opt_currency": "EUR",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    account.refresh_from_db()
+    assert account.capabilities.polling
+    assert poll_account(account) == 3
+
+
+def test_polling_finds_the_log_missing_and_switches_itself_off(provider, manager):
+    from campaigns.tasks import poll_statuses
+
+    handler, base_url = provider
+    handler.absent = {"sms/summary": {"message": "Not Found"}}
+    campaign = launch(setup(base_url), manager)
+    age_submissions(campaign, dt.timedelta(minutes=3))
+
+    poll_statuses()
+    poll_statuses()
+
+    assert len(calls(handler, "sms/summary")) == 1
+    account = campaign.account
+    account.refresh_from_db()
+    assert "sms/summary answered HTTP 404" in account.switched_off["polling"]
+    assert set(statuses(campaign).values()) == {Status.ACCEPTED}

@@ -557,7 +557,16 @@ def test_it_declares_what_infobip_can_do():
     assert not caps.provider_side_lists
     names = {f.name for f in InfobipBackend.credential_fields}
     assert names == {"api_key", "username", "password", "token", "client_id", "client_secret"}
-    assert not any(f.required for f in InfobipBackend.credential_fields)
+    # Each credential is required only for the authentication it belongs to.
+    belongs = {f.name: f.only_when for f in InfobipBackend.credential_fields}
+    assert belongs == {
+        "api_key": ("auth_type", ("app_key",)),
+        "username": ("auth_type", ("basic",)),
+        "password": ("auth_type", ("basic",)),
+        "token": ("auth_type", ("bearer", "ibsso")),
+        "client_id": ("auth_type", ("oauth2",)),
+        "client_secret": ("auth_type", ("oauth2",)),
+    }
 
 
 # -- authentication ---------------------------------------------------------------------
@@ -869,6 +878,38 @@ def test_it_reads_the_newer_report_shape(name):
     assert first.sent_at == dt.datetime(2019, 11, 9, 15, 0, tzinfo=dt.UTC)
 
 
+@pytest.mark.parametrize(
+    ("name", "count_field"),
+    [("delivery_reports.json", "smsCount"), ("delivery_reports_v3.json", "messageCount")],
+)
+def test_a_report_costs_the_price_of_one_sms_times_its_parts(name, count_field):
+    # The spec's example, for a message of three parts: "pricePerMessage" is
+    # the "Price per one SMS".
+    payload = load(name)
+    payload["results"][0][count_field] = 3
+    body = json.dumps(payload).encode()
+    request = WebhookRequest(method="POST", content_type="application/json", body=body)
+
+    first, second = make_backend().parse_webhook(request).reports
+
+    assert (first.segments, first.cost, first.currency) == (3, Decimal("0.03"), "EUR")
+    assert (second.segments, second.cost) == (1, Decimal("0.01"))
+
+
+def test_a_price_without_a_part_count_is_no_cost():
+    payload = load("delivery_reports.json")
+    del payload["results"][0]["smsCount"]
+    body = json.dumps(payload).encode()
+    request = WebhookRequest(method="POST", content_type="application/json", body=body)
+
+    first, _ = make_backend().parse_webhook(request).reports
+
+    # What was charged is unknown: the rate card stands in, the price stays
+    # in the history.
+    assert first.cost is None
+    assert first.raw["price"] == {"pricePerMessage": 0.01, "currency": "EUR"}
+
+
 def test_it_maps_every_outcome_in_a_push():
     reports = make_backend().parse_webhook(hook("delivery_reports_mixed.json")).reports
     got = [(r.ref, r.status, r.error_code, r.cost, r.segments) for r in reports]
@@ -945,14 +986,58 @@ def test_an_inbound_push_without_a_sender_is_rejected():
 # -- pulling, logs, cancel --------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def no_remembered_fallbacks():
+    """Which accounts answered 404 to v3 is remembered per process; each
+    test starts without."""
+    from providers.backends.infobip import reports
+
+    reports._older_only.clear()
+    yield
+    reports._older_only.clear()
+
+
 def test_it_pulls_delivery_reports(mocked):
-    mocked.get(f"{BASE}/sms/1/reports", json=load("delivery_reports.json"))
+    mocked.get(f"{BASE}/sms/3/reports", json=load("delivery_reports_v3.json"))
     reports = make_backend().pull_reports()
     assert [r.provider_message_id for r in reports] == [
         "MESSAGE-ID-123-xyz",
         "12db39c3-7822-4e72-a3ec-c87442c0ffc5",
     ]
+    assert [(r.status, r.segments, r.cost) for r in reports] == [
+        (Status.DELIVERED, 1, Decimal("0.01"))
+    ] * 2
     assert mocked.calls[0].request.params == {"limit": "1000"}
+    assert len(mocked.calls) == 1
+
+
+def test_it_pulls_the_older_reports_only_where_v3_answers_404(mocked):
+    mocked.get(f"{BASE}/sms/3/reports", json=load("error_not_found.json"), status=404)
+    mocked.get(f"{BASE}/sms/1/reports", json=load("delivery_reports.json"))
+
+    first = make_backend().pull_reports()
+    again = make_backend().pull_reports()
+
+    assert [r.provider_message_id for r in first] == [
+        "MESSAGE-ID-123-xyz",
+        "12db39c3-7822-4e72-a3ec-c87442c0ffc5",
+    ]
+    assert len(again) == 2
+    # v3 is asked once; having answered 404, the account's v1 is asked directly.
+    paths = [c.request.path_url.split("?")[0] for c in mocked.calls]
+    assert paths == ["/sms/3/reports", "/sms/1/reports", "/sms/1/reports"]
+
+
+@pytest.mark.parametrize(
+    ("name", "status"), [("error_unauthorized.json", 401), ("error_bad_request.json", 400)]
+)
+def test_an_error_from_v3_other_than_404_is_not_a_reason_to_use_v1(mocked, name, status):
+    mocked.get(f"{BASE}/sms/3/logs", json=load(name), status=status)
+
+    with pytest.raises(ProviderError):
+        make_backend().find_by_ref(["MESSAGE-ID-123-xyz"])
+
+    assert [c.request.path_url.split("?")[0] for c in mocked.calls] == ["/sms/3/logs"]
 
 
 def test_it_pulls_inbound_messages(mocked):
@@ -962,10 +1047,35 @@ def test_it_pulls_inbound_messages(mocked):
     assert mocked.calls[0].request.params == {"limit": "1000"}
 
 
-def test_it_finds_messages_by_our_reference(mocked):
+def test_it_finds_messages_by_our_reference_in_the_current_logs(mocked):
+    mocked.get(f"{BASE}/sms/3/logs", json=load("logs_v3.json"))
+    refs = ["MESSAGE-ID-123-xyz", "12db39c3-7822-4e72-a3ec-c87442c0ffc5"]
+    reports = make_backend().find_by_ref(refs)
+    assert mocked.calls[0].request.params == {"messageId": ",".join(refs), "limit": "1000"}
+    assert [(r.ref, r.status, r.cost, r.segments) for r in reports] == [
+        ("MESSAGE-ID-123-xyz", Status.DELIVERED, Decimal("0.01"), 1),
+        ("12db39c3-7822-4e72-a3ec-c87442c0ffc5", Status.DELIVERED, Decimal("0.01"), 1),
+    ]
+    assert len(mocked.calls) == 1
+
+
+def test_the_v3_logs_fixture_is_the_specs_own_example():
+    example = spec()["paths"]["/sms/3/logs"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["examples"]["Log"]["value"]
+    assert load("logs_v3.json") == example
+    assert_valid(example, "LogResponseSmsLogSmsMessageContent")
+
+
+def test_it_reads_the_deprecated_logs_only_where_v3_answers_404(mocked):
+    mocked.get(f"{BASE}/sms/3/logs", json=load("error_not_found.json"), status=404)
     mocked.get(f"{BASE}/sms/1/logs", json=load("logs.json"))
     reports = make_backend().find_by_ref(["MESSAGE-ID-123-xyz", "MESSAGE-ID-ijkl-45"])
-    assert mocked.calls[0].request.params == {
+    assert [c.request.path_url.split("?")[0] for c in mocked.calls] == [
+        "/sms/3/logs",
+        "/sms/1/logs",
+    ]
+    assert mocked.calls[1].request.params == {
         "messageId": "MESSAGE-ID-123-xyz,MESSAGE-ID-ijkl-45",
         "limit": "1000",
     }
@@ -976,7 +1086,7 @@ def test_it_finds_messages_by_our_reference(mocked):
 
 
 def test_it_splits_long_id_lists_across_log_lookups(mocked):
-    mocked.get(f"{BASE}/sms/1/logs", json={"results": []})
+    mocked.get(f"{BASE}/sms/3/logs", json={"results": []})
     refs = [f"{i:010d}" for i in range(400)]
     assert make_backend().poll_statuses(refs) == []
     assert len(mocked.calls) == 3
@@ -994,7 +1104,7 @@ def test_it_cancels_only_bulks_wholly_asked_for(mocked):
             {"bulkId": "B2", "messageId": "4"},
         ]
     }
-    mocked.get(f"{BASE}/sms/1/logs", json=logs)
+    mocked.get(f"{BASE}/sms/3/logs", json=logs)
     mocked.put(f"{BASE}/sms/1/bulks/status", json={"bulkId": "B1", "status": "CANCELED"})
     assert make_backend().cancel(["1", "2", "3"]) == ["1", "2"]
     (put,) = [c for c in mocked.calls if c.request.method == "PUT"]
@@ -1031,13 +1141,24 @@ def test_it_reports_a_conversion_for_an_unknown_message(mocked):
 
 
 def test_it_checks_the_connection_without_consuming_reports(mocked):
-    mocked.get(f"{BASE}/sms/1/logs", json=load("logs.json"))
+    mocked.get(f"{BASE}/sms/3/logs", json=load("logs_v3.json"))
     assert "Infobip" in make_backend().check_connection()
     assert mocked.calls[0].request.params == {"limit": "1"}
+    assert mocked.calls[0].request.path_url.startswith("/sms/3/logs?")
+
+
+def test_the_connection_check_falls_back_to_the_deprecated_logs_on_404(mocked):
+    mocked.get(f"{BASE}/sms/3/logs", json=load("error_not_found.json"), status=404)
+    mocked.get(f"{BASE}/sms/1/logs", json=load("logs.json"))
+    assert "Infobip" in make_backend().check_connection()
+    assert [c.request.path_url.split("?")[0] for c in mocked.calls] == [
+        "/sms/3/logs",
+        "/sms/1/logs",
+    ]
 
 
 def test_the_connection_check_reports_bad_credentials(mocked):
-    mocked.get(f"{BASE}/sms/1/logs", json=load("error_unauthorized.json"), status=401)
+    mocked.get(f"{BASE}/sms/3/logs", json=load("error_unauthorized.json"), status=401)
     with pytest.raises(ProviderError) as exc:
         make_backend().check_connection()
     assert exc.value.permanent
@@ -1051,11 +1172,23 @@ def test_the_connection_check_reports_bad_credentials(mocked):
         ("ElevenChars", True),
         ("TwelveCharsX", False),
         ("IS", False),
+        ("Shop24", True),
         ("41793026700", True),
-        ("+4179302670012345", True),
-        ("41793026700123456", False),
+        ("123", True),
+        # Seed 001 says 16 digits, seed 003 says 14: the stricter holds.
+        ("41793026700123", True),
+        ("+41793026700123", True),
+        ("417930267001234", False),
+        ("+4179302670012345", False),
         ("12", False),
         ("Shop!", False),
+        # Letters and digits only: what the provider refuses at send time.
+        ("Shop-24", False),
+        ("Shop_24", False),
+        ("Shop.de", False),
+        ("Shop-Now", False),
+        ("Shop 24", False),
+        ("Café", False),
     ],
 )
 def test_it_applies_the_documented_sender_rules(sender, ok):
@@ -1120,3 +1253,63 @@ def test_a_fake_infobip_refuses_a_wrong_key():
             backend.send_batch([sms("1", "+41793026727")], SendOptions())
     assert exc.value.permanent
     assert "Invalid login details" in exc.value.message
+
+
+def test_it_falls_back_to_the_older_endpoints_at_a_fake_infobip_without_v3():
+    handler = make_handler()
+    handler.older_only = True
+    with serve(handler) as base_url:
+        backend = make_backend(base_url=base_url)
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        backend.send_batch([sms("n1", "+41793026727")], SendOptions())
+        backend.send_batch(
+            [sms("s1", "+41793026731"), sms("s2", "+41793026732")],
+            SendOptions(bulk_id="sched-2", send_at=later),
+        )
+        assert {r.ref for r in backend.pull_reports()} == {"n1"}
+        assert {r.ref for r in backend.find_by_ref(["n1", "s1"])} == {"n1", "s1"}
+        assert backend.cancel(["s1", "s2"]) == ["s1", "s2"]
+        assert "Infobip" in backend.check_connection()
+    gets = [c["path"] for c in handler.calls if c["method"] == "GET"]
+    # Each v3 endpoint is asked once; then only its older form.
+    assert gets.count("/sms/3/reports") == 1 and gets.count("/sms/3/logs") == 1
+    assert "/sms/1/reports" in gets and gets.count("/sms/1/logs") >= 3
+
+
+@pytest.mark.parametrize(("option", "sent"), [("true", True), ("false", False), ("", False)])
+def test_intermediate_reports_are_an_account_option(mocked, option, sent):
+    mocked.post(SEND_URL, json=load("send_multiple_destinations_response.json"))
+    backend = make_backend(options={"intermediate_report": option})
+
+    backend.send_batch([sms("1", "+41793026727", "Hello")], SendOptions())
+
+    [message] = sent_body(mocked)["messages"]
+    assert message.get("intermediateReport", False) is sent
+    assert_valid(sent_body(mocked), "SMSAdvancedTextualRequest", closed=True)
+
+
+def test_a_bulk_infobip_refuses_to_cancel_does_not_hide_the_ones_it_cancelled(mocked):
+    logs = {
+        "results": [
+            {"bulkId": "B1", "messageId": "1"},
+            {"bulkId": "B2", "messageId": "2"},
+        ]
+    }
+    mocked.get(f"{BASE}/sms/3/logs", json=logs)
+    mocked.put(
+        f"{BASE}/sms/1/bulks/status",
+        json=load("error_bad_request.json"),
+        status=400,
+        match=[responses.matchers.query_param_matcher({"bulkId": "B1"})],
+    )
+    mocked.put(
+        f"{BASE}/sms/1/bulks/status",
+        json={"bulkId": "B2", "status": "CANCELED"},
+        match=[responses.matchers.query_param_matcher({"bulkId": "B2"})],
+    )
+
+    with pytest.raises(ProviderError) as exc:
+        make_backend().cancel(["1", "2"])
+
+    assert exc.value.cancelled == ["2"]
+    assert exc.value.permanent

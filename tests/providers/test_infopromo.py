@@ -81,12 +81,30 @@ def test_it_takes_the_batch_size_from_the_account():
     assert InfopromoV3Backend.capabilities.max_recipients_per_request == 100
 
 
-def test_it_applies_the_documented_sender_rules():
-    backend = v3()
-    assert backend.sender_errors("YourName") == []
-    assert backend.sender_errors("+31612345678") == []
-    assert backend.sender_errors("TwelveLetter")
-    assert backend.sender_errors("1234567890123456")
+@pytest.mark.parametrize(
+    ("sender", "ok"),
+    [
+        # The seed's own example, and "a telephone number (including country code)".
+        ("YourName", True),
+        ("Shop24", True),
+        ("+31612345678", True),
+        ("31612345678", True),
+        ("880172145789", False),
+        ("TwelveLetter", False),
+        ("1234567890123456", False),
+        # A short code is not a number with a country code.
+        ("12345", False),
+        # "an alphanumeric string": letters and digits only.
+        ("Shop-24", False),
+        ("Shop_24", False),
+        ("Shop.de", False),
+        ("Shop-Now", False),
+        ("Shop 24", False),
+    ],
+)
+def test_it_applies_the_documented_sender_rules(sender, ok):
+    assert (v3().sender_errors(sender) == []) is ok
+    assert (http().sender_errors(sender) == []) is ok
 
 
 # -- sending (API v3) -------------------------------------------------------------
@@ -173,11 +191,55 @@ def test_it_sends_the_documented_scheduled_multiple_numbers_example(mocked):
         SendOptions(send_at=send_at),
     )
 
-    # No data for a scheduled bulk send: taken, uids come later.
+    # No data for a scheduled bulk send: taken, but without uids nothing can
+    # read their status later, and each says so.
     assert [(r.ref, r.status, r.provider_message_id) for r in results] == [
         ("1", Status.ACCEPTED, ""),
         ("2", Status.ACCEPTED, ""),
     ]
+    assert {r.error_description for r in results} == {
+        "Infopromo took this message but returned no uid for it, so its status cannot be "
+        "read back; check it in the Infopromo portal."
+    }
+
+
+def test_a_scheduled_send_goes_one_number_per_request():
+    caps = v3().capabilities
+    assert caps.recipients_per_request(scheduled=False) == 100
+    assert caps.recipients_per_request(scheduled=True) == 1
+    assert http(max_recipients="40").capabilities.recipients_per_request(scheduled=True) == 1
+
+
+def test_a_scheduled_send_to_one_number_is_answered_with_its_uid(mocked):
+    mocked.post(
+        V3 + "sms/send",
+        json=fixture("send_single.json"),
+        match=[
+            matchers.json_params_matcher(
+                {"recipient": "31612345678", "schedule_time": "2021-12-20 07:00"},
+                strict_match=False,
+            )
+        ],
+    )
+
+    [result] = v3().send_batch(
+        [sms("+31612345678", ref="1")],
+        SendOptions(send_at=dt.datetime(2021, 12, 20, 7, 0, tzinfo=dt.UTC)),
+    )
+
+    assert (result.status, result.provider_message_id, result.error_description) == (
+        Status.ACCEPTED,
+        "606812e63f78b",
+        "",
+    )
+
+
+def test_a_listed_message_of_several_parts_costs_what_the_portal_says():
+    # The portal's ``cost`` is the message's (sms_count 2, cost 2.5), not a
+    # price per part: it is never multiplied by the parts.
+    rows = fixture("list_sms_page2.json")["data"]["data"]
+    report = v3().report_of(rows[1])
+    assert (report.segments, report.cost) == (2, Decimal("2.5"))
 
 
 def test_it_writes_schedule_time_in_the_portal_time_zone(mocked):

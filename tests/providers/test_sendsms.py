@@ -192,7 +192,6 @@ def test_it_maps_an_invalid_key_to_a_permanent_error(api):
         ("E112", True, "IP address"),
         ("E113", False, "throughput"),
         ("E503", False, "internal error"),
-        ("E999", False, "refused"),
     ],
 )
 def test_it_maps_each_request_error_code(api, code, permanent, words):
@@ -218,6 +217,42 @@ def test_it_rejects_only_the_message_for_a_recipient_error(api, code, words):
 
     assert (result.ref, result.status, result.error_code) == ("7", Status.REJECTED, code)
     assert words in result.error_description
+
+
+@pytest.mark.parametrize("to", ["10000000001", "+10000000001"])
+def test_an_unknown_code_naming_the_recipient_rejects_only_that_message(api, to):
+    # The seed's Failure answer, with a code in neither of the backend's lists.
+    api.post(ENDPOINT, json=failure("E321", "Daily limit for this number reached.", to=to))
+
+    [result] = backend().send_batch([sms(ref="7")], SendOptions())
+
+    assert (result.ref, result.status, result.unknown_code) == ("7", Status.REJECTED, True)
+    # The provider's own code and words, nothing of ours around them.
+    assert (result.error_code, result.error_description) == (
+        "E321",
+        "Daily limit for this number reached.",
+    )
+    assert result.raw["error-code"] == "E321"
+
+
+def test_a_known_recipient_code_is_not_marked_unknown(api):
+    api.post(ENDPOINT, json=failure("E110", "Invalid To number."))
+
+    [result] = backend().send_batch([sms()], SendOptions())
+
+    assert (result.status, result.unknown_code) == (Status.REJECTED, False)
+
+
+@pytest.mark.parametrize("to", ["", "10000000002"])
+def test_an_unknown_code_for_no_recipient_of_ours_fails_the_request(api, to):
+    api.post(ENDPOINT, json=failure("E999", "Provider text.", to=to))
+
+    with pytest.raises(ProviderError) as exc:
+        backend().send_batch([sms()], SendOptions())
+
+    assert (exc.value.code, exc.value.permanent) == ("E999", False)
+    assert "refused the request" in exc.value.message
+    assert "Provider text." in exc.value.message
 
 
 def test_it_reads_a_failure_that_comes_with_a_4xx_status(api):
@@ -323,6 +358,14 @@ def test_it_refuses_a_mask_without_a_from_number():
     [error] = backend().sender_errors("Brand")
 
     assert "from number" in error
+
+
+@pytest.mark.parametrize(
+    ("mask", "ok"),
+    [("Shop-24", True), ("Shop_24", True), ("Shop-Now", True), ("Shop.de", False)],
+)
+def test_it_allows_the_mask_characters_the_provider_documents(mask, ok):
+    assert (backend(from_number="00000").sender_errors(mask) == []) is ok
 
 
 def test_it_accepts_a_short_code_and_refuses_an_empty_sender():

@@ -10,7 +10,14 @@ import requests
 import responses
 
 from providers.backends.voipcomms import VoipCommsBackend
-from providers.base import OutboundSms, ProviderError, SendOptions, WebhookRejected, WebhookRequest
+from providers.base import (
+    OutboundSms,
+    ProviderError,
+    SendOptions,
+    Unavailable,
+    WebhookRejected,
+    WebhookRequest,
+)
 from providers.status import Status
 from tests.providers.fakes import serve
 from tests.providers.fakes import voipcomms as fake
@@ -86,7 +93,7 @@ def test_it_sends_the_seeds_php_example_from_a_two_way_number_with_a_delivery_da
     assert api.calls[0].request.headers["Authorization"] == BASIC
 
 
-def test_it_reads_the_seeds_send_log_with_sale_as_cost_and_smsid(api):
+def test_it_reads_the_seeds_send_log_with_its_smsid_and_no_charge_until_sent(api):
     api.post(SEND, json=fixture("send_scheduled.json"))
 
     [result] = backend().send_batch([sms(ref="5")], SendOptions())
@@ -96,14 +103,31 @@ def test_it_reads_the_seeds_send_log_with_sale_as_cost_and_smsid(api):
         Status.ACCEPTED,
         "2017559ea27008c6b7122900621",
     )
-    assert (result.cost, result.currency) == (Decimal("0.01"), "EUR")
+    # SCHEDULED: "the charge will be applied just at the moment of the
+    # message be sent", so its sale is a price, kept in the history, not a cost.
+    assert result.cost is None
     assert result.raw == fixture("send_scheduled.json")["send_log"][0]
+    assert result.raw["sale"] == 0.01
+
+
+def test_a_message_sent_now_costs_its_sale(api):
+    api.post(SEND, json=fixture("send_mixed.json"))
+
+    [result] = backend().send_batch(
+        [sms(to="+12812345678", text="Spring sale: 20% off today")], SendOptions()
+    )
+
+    assert (result.status, result.cost, result.currency) == (
+        Status.ACCEPTED,
+        Decimal("0.0125"),
+        "EUR",
+    )
 
 
 def test_it_takes_the_currency_from_the_account(api):
-    api.post(SEND, json=fixture("send_scheduled.json"))
+    api.post(SEND, json=fixture("send_mixed.json"))
 
-    [result] = backend(currency="usd").send_batch([sms()], SendOptions())
+    [result] = backend(currency="usd").send_batch([sms(to="+12812345678")], SendOptions())
 
     assert result.currency == "USD"
 
@@ -235,6 +259,57 @@ def test_it_retries_a_cancel_the_provider_did_not_answer(api):
         backend().cancel(["2017559ea27008c6b7122900621"])
 
     assert not exc.value.permanent
+    assert exc.value.cancelled == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # JSON without "error": true is not a confirmation by itself.
+        {"json": {}, "status": 200},
+        {"json": {"smsid": "2017559ea27008c6b7122900621"}, "status": 200},
+        {"json": {"status": "ok"}, "status": 200},
+        {"body": "OK", "status": 200},
+        {"json": {"error": False}, "status": 400},
+        {"json": {"error": False, "message": "queued"}, "status": 422},
+    ],
+)
+def test_only_a_2xx_saying_no_error_confirms_a_cancel(api, reply):
+    api.post(DELETE, **reply)
+
+    assert backend().cancel(["2017559ea27008c6b7122900621"]) == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"json": {"message": "Not Found"}},
+        {"json": {"error": False}},
+        {"json": {"error": True, "error_message": "Unknown method"}},
+        {"body": "<html><body>Not Found</body></html>"},
+    ],
+)
+def test_a_delete_call_the_account_does_not_have_makes_cancel_unavailable(api, reply):
+    api.post(DELETE, status=404, **reply)
+
+    with pytest.raises(Unavailable) as exc:
+        backend().cancel(["2017559ea27008c6b7122900621", "2017559ea27008c6b7122900622"])
+
+    assert exc.value.feature == "cancel"
+    assert exc.value.cancelled == []
+    assert "sms/delete answered HTTP 404" in exc.value.message
+    assert "go out at their scheduled time" in exc.value.message
+    assert len(api.calls) == 1
+
+
+def test_what_was_deleted_before_an_error_is_kept(api):
+    api.post(DELETE, json={"error": False})
+    api.post(DELETE, body="", status=503)
+
+    with pytest.raises(ProviderError) as exc:
+        backend().cancel(["2017559ea27008c6b7122900621", "2017559ea27008c6b7122900622"])
+
+    assert exc.value.cancelled == ["2017559ea27008c6b7122900621"]
 
 
 # -- status from the SMS log --------------------------------------------------
@@ -277,6 +352,39 @@ def test_it_checks_the_connection_by_reading_the_sms_log(api):
 
     assert "accepted the credentials" in description
     assert api.calls[0].request.headers["Authorization"] == BASIC
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"json": {"error": True, "error_message": "Unknown method"}},
+        {"json": {"message": "Not Found"}},
+        {"body": "<html><body>Not Found</body></html>"},
+    ],
+)
+def test_an_sms_log_the_account_does_not_have_makes_polling_unavailable(api, reply):
+    api.post(SUMMARY, status=404, **reply)
+    api.post(SUMMARY, status=404, **reply)
+
+    with pytest.raises(Unavailable) as polled:
+        backend().poll_statuses(["2017559ea27008c6b7122900621"])
+    with pytest.raises(Unavailable) as checked:
+        backend().check_connection()
+
+    for exc in (polled, checked):
+        assert exc.value.feature == "polling"
+        assert "sms/summary answered HTTP 404" in exc.value.message
+        assert "Statuses stay as the send answer gave them" in exc.value.message
+
+
+def test_refused_credentials_on_the_sms_log_are_a_failure_not_unavailable(api):
+    api.post(SUMMARY, json={"error": True, "error_message": "Invalid api credentials"}, status=401)
+
+    with pytest.raises(ProviderError) as exc:
+        backend().check_connection()
+
+    assert not isinstance(exc.value, Unavailable)
+    assert (exc.value.code, exc.value.permanent) == ("401", True)
 
 
 # -- reply callbacks ------------------------------------------------------------
@@ -371,8 +479,8 @@ def test_it_schedules_and_cancels_through_a_fake_provider_over_http():
         "delivery_date": "2030-06-01 12:30",
     }
     assert {(r.ref, r.status, r.cost, r.currency) for r in results} == {
-        ("1", Status.ACCEPTED, Decimal("0.01"), "USD"),
-        ("2", Status.ACCEPTED, Decimal("0.01"), "USD"),
+        ("1", Status.ACCEPTED, None, "USD"),
+        ("2", Status.ACCEPTED, None, "USD"),
     }
     assert handler.received[1][0] == "/api-v2/index.php/sms/delete"
     assert cancelled == [smsid["1"]]

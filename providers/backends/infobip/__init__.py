@@ -6,9 +6,10 @@ our own reference, so a delivery report, a log entry or a conversion can be
 matched to its message even if the submit response was never recorded.
 
 Delivery reports are pushed to the account's hook URL (``notifyUrl``) as JSON
-or XML and can also be pulled once from ``/sms/1/reports``; inbound messages
-are pushed to the URL configured on the number (use the account's
-``.../inbound`` hook) or pulled from ``/sms/1/inbox/reports``.
+or XML and can also be pulled once from ``/sms/3/reports``; messages are
+looked up in ``/sms/3/logs`` (each falls back to its v1 only where v3 answers
+404); inbound messages are pushed to the URL configured on the number (use the
+account's ``.../inbound`` hook) or pulled from ``/sms/1/inbox/reports``.
 
 The package, by part:
 

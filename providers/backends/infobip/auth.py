@@ -12,7 +12,16 @@ from providers.base import ProviderError
 
 from .wire import _error_text
 
-AUTH_TYPES = ("app_key", "basic", "bearer", "ibsso", "oauth2")
+# The account's choices of authentication (the form and the README show
+# these values; the header each gives is built in ``headers``).
+AUTH_CHOICES = (
+    ("app_key", "API key (Authorization: App)"),
+    ("basic", "Basic (username and password)"),
+    ("bearer", "Bearer (an OAuth2 access token)"),
+    ("ibsso", "IBSSO (a session token)"),
+    ("oauth2", "OAuth2 client credentials (tokens fetched and renewed here)"),
+)
+AUTH_TYPES = tuple(value for value, _ in AUTH_CHOICES)
 # OAuth 2.0 client credentials grant (Infobip as the authorisation server).
 TOKEN_PATH = "auth/1/oauth2/token"
 # A token is fetched again this long before Infobip says it expires.

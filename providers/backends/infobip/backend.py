@@ -24,7 +24,7 @@ from providers.base import (
 )
 from providers.status import Status
 
-from .auth import InfobipAuth
+from .auth import AUTH_CHOICES, InfobipAuth
 from .bulks import InfobipBulks
 from .reports import LOGS_PATH, InfobipReports, map_status
 from .wire import _address, _aware, _error_parts, _error_text, _int, _is_numeric, format_datetime
@@ -41,7 +41,17 @@ MAX_CALLBACK_DATA = 200
 # the value we record is the one applied.
 MAX_VALIDITY_MINUTES = 2880
 MAX_SCHEDULE_AHEAD = dt.timedelta(days=180)
-NOTIFY_CONTENT_TYPES = ("application/json", "application/xml")
+NOTIFY_CONTENT_TYPE_CHOICES = (("application/json", "JSON"), ("application/xml", "XML"))
+NOTIFY_CONTENT_TYPES = tuple(value for value, _ in NOTIFY_CONTENT_TYPE_CHOICES)
+CLICK_TRACKING_STYLES = (
+    ("tracking", "tracking.track URL (documented)"),
+    ("url_options", "urlOptions"),
+)
+YES_NO = (("false", "No"), ("true", "Yes"))
+# Sender IDs (seeds 001 and 003): alphanumeric 3-11, numeric 3-14 digits.
+MIN_SENDER = 3
+MAX_ALPHANUMERIC_SENDER = 11
+MAX_NUMERIC_SENDER = 14
 DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
 # serviceException.messageId values worth a retry; every other one means the
@@ -65,10 +75,10 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
         # PUT /sms/1/bulks/status {"status": "CANCELED"}; see cancel().
         cancel=True,
         dlt=True,
-        max_alphanumeric_sender=11,
+        max_alphanumeric_sender=MAX_ALPHANUMERIC_SENDER,
         # The guide (seed 001) says 16 digits, the reference (seed 003) 14:
-        # we accept the longer, Infobip answers for its own routes.
-        max_numeric_sender=16,
+        # the stricter holds, so a sender we accept is one both allow.
+        max_numeric_sender=MAX_NUMERIC_SENDER,
         inbound=True,
         preview=True,
         conversion_tracking=True,
@@ -77,43 +87,44 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
         CredentialField(
             "api_key",
             "API key",
-            required=False,
-            help_text="For authentication “API key”: sent as “Authorization: App <key>”.",
+            help_text="Sent as “Authorization: App <key>”.",
+            only_when=("auth_type", ("app_key",)),
         ),
         CredentialField(
             "username",
             "Username",
             secret=False,
-            required=False,
-            help_text="For authentication “Basic”: your Infobip username.",
+            help_text="Your Infobip username.",
+            only_when=("auth_type", ("basic",)),
         ),
         CredentialField(
             "password",
             "Password",
-            required=False,
-            help_text="For authentication “Basic”: your Infobip password.",
+            help_text="Your Infobip password.",
+            only_when=("auth_type", ("basic",)),
         ),
         CredentialField(
             "token",
             "Token",
-            required=False,
-            help_text="For authentication “OAuth2 bearer” (an access token) or “IBSSO” "
-            "(a session token).",
+            help_text="An OAuth2 access token (Bearer) or a session token (IBSSO).",
+            only_when=("auth_type", ("bearer", "ibsso")),
         ),
         CredentialField(
             "client_id",
             "OAuth2 client ID",
             secret=False,
-            required=False,
-            help_text="For authentication “oauth2”: smsportal fetches and renews access "
-            "tokens itself (client credentials grant).",
+            help_text="smsportal fetches and renews access tokens itself (client "
+            "credentials grant).",
+            only_when=("auth_type", ("oauth2",)),
         ),
         CredentialField(
             "client_secret",
             "OAuth2 client secret",
-            required=False,
-            help_text="For authentication “oauth2”.",
+            only_when=("auth_type", ("oauth2",)),
         ),
+    )
+    sender_rule: ClassVar[str] = (
+        "Infobip: 3 to 11 letters and digits, or a number of 3 to 14 digits."
     )
     option_fields: ClassVar[tuple[CredentialField, ...]] = (
         CredentialField(
@@ -121,15 +132,25 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
             "Authentication",
             secret=False,
             required=False,
-            help_text="app_key (default), basic, bearer, ibsso or oauth2 (client "
-            "credentials: tokens fetched and renewed here).",
+            help_text="How smsportal signs its requests; only that type's credentials are used.",
+            choices=AUTH_CHOICES,
         ),
         CredentialField(
             "notify_content_type",
             "Delivery report format",
             secret=False,
             required=False,
-            help_text="application/json (default) or application/xml.",
+            help_text="The body Infobip pushes delivery reports in (notifyContentType).",
+            choices=NOTIFY_CONTENT_TYPE_CHOICES,
+        ),
+        CredentialField(
+            "intermediate_report",
+            "Intermediate delivery reports",
+            secret=False,
+            required=False,
+            help_text="Yes: Infobip also reports each step before the final one "
+            "(intermediateReport); the message's status still only moves forward.",
+            choices=YES_NO,
         ),
         CredentialField(
             "max_destinations",
@@ -143,7 +164,8 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
             "Conversion tracking",
             secret=False,
             required=False,
-            help_text="true to send messages with tracking SMS, so conversions can be logged.",
+            help_text="Yes: messages go with SMS tracking, so conversions can be logged.",
+            choices=YES_NO,
         ),
         CredentialField(
             "tracking_type",
@@ -158,8 +180,9 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
             "Click tracking request form",
             secret=False,
             required=False,
-            help_text="tracking (default: tracking.track URL, as documented) or url_options "
-            "(urlOptions, the newer form).",
+            help_text="How click tracking is asked for: the documented tracking.track URL, "
+            "or urlOptions (the newer form).",
+            choices=CLICK_TRACKING_STYLES,
         ),
         CredentialField(
             "dlt_principal_entity_id",
@@ -268,7 +291,10 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
         )
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        data = self.json_of(self.call("GET", path, params=params))
+        return self.json_dict(self.call("GET", path, params=params))
+
+    def json_dict(self, response: requests.Response) -> dict[str, Any]:
+        data = self.json_of(response)
         if not isinstance(data, dict):
             raise ProviderError(
                 "Infobip answered with an unexpected JSON shape.", code="bad_json", raw=data
@@ -329,7 +355,7 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
             out["language"] = {"languageCode": options.language_code}
         if options.transliteration:
             out["transliteration"] = options.transliteration
-        if options.intermediate_report:
+        if options.intermediate_report or self._flag("intermediate_report"):
             out["intermediateReport"] = True
         notify_url = self.webhook_url("")
         if notify_url:
@@ -486,14 +512,28 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
 
     def check_connection(self) -> str:
         # Logs are read-only; pulling reports instead would consume them.
-        self.get_json(LOGS_PATH, {"limit": 1})
+        self.get_current(LOGS_PATH, {"limit": 1})
         return "Infobip accepted the credentials; message logs are readable."
 
     def sender_errors(self, sender: str) -> list[str]:
-        digits = sender[1:] if sender.startswith("+") else sender
-        if sender and digits.isdigit() and len(digits) < 3:
-            return ["A numeric sender has 3 to 16 digits for Infobip."]
-        return super().sender_errors(sender)
+        if not sender:
+            return ["A sender ID is required."]
+        digits = sender.removeprefix("+")
+        if digits.isdigit():
+            if not MIN_SENDER <= len(digits) <= MAX_NUMERIC_SENDER:
+                return [
+                    f"A numeric sender has {MIN_SENDER} to {MAX_NUMERIC_SENDER} digits for Infobip."
+                ]
+            return []
+        errors = []
+        if not MIN_SENDER <= len(sender) <= MAX_ALPHANUMERIC_SENDER:
+            errors.append(
+                f"An alphanumeric sender has {MIN_SENDER} to {MAX_ALPHANUMERIC_SENDER} "
+                "characters for Infobip."
+            )
+        if not (sender.isascii() and sender.isalnum()):
+            errors.append("An Infobip sender may use only letters A–Z, a–z and digits 0–9.")
+        return errors
 
 
 def _delivery_time_window(window: SendWindow) -> dict[str, Any]:

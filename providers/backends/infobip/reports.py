@@ -1,10 +1,11 @@
 """Infobip delivery reports and inbound messages: pushed to the account's
-hooks as JSON or XML, pulled from ``/sms/1/reports`` and ``/sms/1/inbox/reports``,
-or looked up in the message logs; each read into a plain ``StatusReport`` or
-``InboundSms`` with our status and the price."""
+hooks as JSON or XML, pulled from ``/sms/3/reports`` and ``/sms/1/inbox/reports``,
+or looked up in the message logs (``/sms/3/logs``); each read into a plain
+``StatusReport`` or ``InboundSms`` with our status and the price."""
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -15,8 +16,11 @@ from providers.status import Status
 
 from .wire import _chunks, _int, _results, parse_datetime
 
-REPORTS_PATH = "/sms/1/reports"
-LOGS_PATH = "/sms/1/logs"
+REPORTS_PATH = "/sms/3/reports"
+LOGS_PATH = "/sms/3/logs"
+# Where an account's v3 answers 404: the older reports, and the logs the
+# spec marks deprecated (both read by ``_report_of`` alike).
+OLDER = {REPORTS_PATH: "/sms/1/reports", LOGS_PATH: "/sms/1/logs"}
 INBOX_PATH = "/sms/1/inbox/reports"
 
 # Reports, logs and the inbox each hand out at most this many per call.
@@ -46,9 +50,29 @@ GROUP_NAMES = {
 DELIVERED_TO_HANDSET = 5
 
 
+# (base URL, v3 path) pairs that answered 404 in this process: their v1 is
+# asked straight away from then on.
+_older_only: set[tuple[str, str]] = set()
+_older_lock = threading.Lock()
+
+
 class InfobipReports:
     """Reports and inbound messages, for ``InfobipBackend`` (which brings
-    ``get_json``)."""
+    ``get_json``, ``raw_call``, ``error_from`` and ``json_of``)."""
+
+    def get_current(self, path: str, params: dict[str, Any]) -> Any:
+        """GET a v3 reading endpoint (reports, logs), or its v1 only where
+        the account's v3 answers 404."""
+        key = (self.base_url, path)
+        if key not in _older_only:
+            response = self.raw_call("GET", path, params=params)
+            if response.status_code != 404:
+                if response.status_code >= 400:
+                    raise self.error_from(response)
+                return self.json_dict(response)
+            with _older_lock:
+                _older_only.add(key)
+        return self.get_json(OLDER[path], params)
 
     def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
         payload = _payload_of(request)
@@ -66,7 +90,7 @@ class InfobipReports:
         return out
 
     def pull_reports(self) -> list[StatusReport]:
-        data = self.get_json(REPORTS_PATH, {"limit": PAGE_LIMIT})
+        data = self.get_current(REPORTS_PATH, {"limit": PAGE_LIMIT})
         return [_report_of(item) for item in _results(data)]
 
     def pull_inbound(self) -> list[InboundSms]:
@@ -83,12 +107,12 @@ class InfobipReports:
     def _logs(self, field: str, values: Sequence[str]) -> list[StatusReport]:
         """Message logs (last 48 hours) filtered by comma-separated IDs.
 
-        ``/sms/1/logs`` is the log of ``/sms/2`` traffic; its successor
-        ``/sms/3/logs`` names fields differently, and ``_report_of`` reads
-        both forms should an account answer with the newer one."""
+        ``/sms/3/logs`` names some fields differently from the deprecated
+        ``/sms/1/logs`` it falls back to (``destination``, ``messageCount``);
+        ``_report_of`` reads both."""
         reports = []
         for chunk in _chunks(values, MAX_FILTER_LENGTH):
-            data = self.get_json(LOGS_PATH, {field: ",".join(chunk), "limit": PAGE_LIMIT})
+            data = self.get_current(LOGS_PATH, {field: ",".join(chunk), "limit": PAGE_LIMIT})
             reports.extend(_report_of(item) for item in _results(data))
         return reports
 
@@ -123,7 +147,8 @@ def _report_of(item: Any) -> StatusReport:
     if not message_id:
         raise WebhookRejected("An Infobip report has no messageId.")
     status, error_code, description = map_status(item.get("status"), item.get("error"))
-    cost, currency = _price(item.get("price"))
+    parts = _int(item.get("smsCount", item.get("messageCount")))
+    cost, currency = _price(item.get("price"), parts)
     return StatusReport(
         provider_message_id=message_id,
         status=status,
@@ -132,7 +157,7 @@ def _report_of(item: Any) -> StatusReport:
         error_description=description,
         cost=cost,
         currency=currency,
-        segments=_int(item.get("smsCount", item.get("messageCount"))),
+        segments=parts,
         sent_at=parse_datetime(item.get("sentAt")),
         done_at=parse_datetime(item.get("doneAt")),
         raw=item,
@@ -161,14 +186,21 @@ def _is_inbound(item: dict[str, Any]) -> bool:
     return "status" not in item and ("receivedAt" in item or "text" in item)
 
 
-def _price(price: Any) -> tuple[Decimal | None, str]:
+def _price(price: Any, parts: int | None) -> tuple[Decimal | None, str]:
+    """What the message cost: ``pricePerMessage`` is the "Price per one
+    SMS" (the spec's words), so a message of ``smsCount`` parts costs that
+    many times it. Without the part count the report does not say what was
+    charged: no cost (the rate card stands in), the price stays in the
+    history."""
     if not isinstance(price, dict) or price.get("pricePerMessage") in (None, ""):
         return None, ""
     try:
-        cost = Decimal(str(price["pricePerMessage"]))
+        per_part = Decimal(str(price["pricePerMessage"]))
     except InvalidOperation:
         return None, ""
-    return cost, str(price.get("currency") or "")
+    if parts is None or parts < 0 or not per_part.is_finite():
+        return None, ""
+    return per_part * parts, str(price.get("currency") or "")
 
 
 # -- callback bodies ---------------------------------------------------------------

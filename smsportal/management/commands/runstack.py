@@ -1,5 +1,6 @@
 """Web server, the Celery workers (one for tasks, one for contact imports)
-and beat together in the foreground; Ctrl-C stops them all."""
+and beat together in the foreground; Ctrl-C stops them all. A worker (or
+beat) that dies is started again, with a line saying so."""
 
 import os
 import signal
@@ -12,6 +13,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from smsportal.celery import worker_command
+
+# Seconds before a dead worker or beat is started again; doubled (up to the
+# most) each time it dies within STABLE_AFTER seconds of starting.
+RESTART_PAUSE = 1.0
+MAX_RESTART_PAUSE = 30.0
+STABLE_AFTER = 30.0
 
 
 class Command(BaseCommand):
@@ -26,6 +33,9 @@ class Command(BaseCommand):
         return worker_command("-Q", queue, "-n", f"{name}@%h", *extra)
 
     def handle(self, *args, addr, concurrency, **options):
+        # Webhook URLs default to the address served on (PUBLIC_BASE_URL
+        # unset): every process started here builds them from this one.
+        os.environ["RUN_ADDR"] = addr
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
         commands = {
@@ -47,25 +57,6 @@ class Command(BaseCommand):
                 settings.CELERY_BEAT_SCHEDULE_FILENAME,
             ],
         }
-        processes = {}
-        for name, command in commands.items():
-            processes[name] = subprocess.Popen(
-                command,
-                cwd=settings.BASE_DIR,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                bufsize=1,
-            )
-            threading.Thread(target=self._relay, args=(name, processes[name]), daemon=True).start()
-        login_file = settings.VAR_DIR / "demo-login.txt"
-        login = login_file.read_text().split() if login_file.exists() else ["admin", "?"]
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"\nsmsportal is running at http://{addr}/  (login: {login[0]} / {login[1]})\n"
-                "Press Ctrl-C to stop the web server, workers and beat.\n"
-            )
-        )
         stopping = False
 
         def stop(*_):
@@ -74,13 +65,52 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        login_file = settings.VAR_DIR / "demo-login.txt"
+        login = login_file.read_text().split() if login_file.exists() else ["admin", "?"]
+        self.supervise(
+            commands,
+            lambda: stopping,
+            ready=(
+                f"\nsmsportal is running at http://{addr}/  (login: {login[0]} / {login[1]})\n"
+                "Press Ctrl-C to stop the web server, workers and beat.\n"
+            ),
+        )
+
+    def supervise(self, commands: dict[str, list[str]], stopping, *, ready: str = "") -> None:
+        """Run the commands until ``stopping()`` or the web server exits. A
+        worker (or beat) that dies is started again, after a pause that grows
+        while it keeps dying soon after starting; the web server exiting (its
+        port taken, say) stops everything."""
+        processes = {name: self._start(name, command) for name, command in commands.items()}
+        if ready:
+            self.stdout.write(self.style.SUCCESS(ready))
+        started = dict.fromkeys(processes, time.monotonic())
+        pause = dict.fromkeys(processes, RESTART_PAUSE)
+        due: dict[str, float] = {}
         try:
-            while not stopping:
+            while not stopping():
+                now = time.monotonic()
                 for name, process in processes.items():
-                    if process.poll() is not None:
-                        self.stderr.write(f"{name} exited with {process.returncode}; stopping.")
-                        stopping = True
-                time.sleep(0.5)
+                    if name in due:
+                        if now >= due[name]:
+                            del due[name]
+                            processes[name] = self._start(name, commands[name])
+                            started[name] = now
+                        continue
+                    if process.poll() is None:
+                        continue
+                    if name == "web":
+                        self.stderr.write(f"web exited with {process.returncode}; stopping.")
+                        return
+                    if now - started[name] > STABLE_AFTER:
+                        pause[name] = RESTART_PAUSE
+                    self.stderr.write(
+                        f"{name} exited with {process.returncode}; restarting it in "
+                        f"{pause[name]:.0f} s."
+                    )
+                    due[name] = now + pause[name]
+                    pause[name] = min(pause[name] * 2, MAX_RESTART_PAUSE)
+                time.sleep(0.2)
         finally:
             for process in processes.values():
                 if process.poll() is None:
@@ -91,7 +121,19 @@ class Command(BaseCommand):
                     process.wait(max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     process.kill()
-        self.stdout.write("Stopped.")
+            self.stdout.write("Stopped.")
+
+    def _start(self, name: str, command: list[str]) -> subprocess.Popen:
+        process = subprocess.Popen(
+            command,
+            cwd=settings.BASE_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        threading.Thread(target=self._relay, args=(name, process), daemon=True).start()
+        return process
 
     def _relay(self, name, process):
         for line in process.stdout:

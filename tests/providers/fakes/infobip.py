@@ -5,17 +5,25 @@
   destination with PENDING_ACCEPTED (group 1, id 26).
 - Each message then gets its final report: numbers ending in 9 are
   UNDELIVERABLE with EC_ABSENT_SUBSCRIBER, the rest DELIVERED_TO_HANDSET at
-  0.01 EUR a part. A message with a future ``sendAt`` waits (no report) until
-  cancelled. A report goes one way only: to the message's ``notifyUrl``
-  (queued in ``pushes`` for the test to deliver, see ``report_body``) when it
-  named one, else it is handed out once by ``GET /sms/1/reports``.
+  0.01 EUR a part (``price.pricePerMessage`` is the price of one part). A
+  message with a future ``sendAt`` waits (no report) until cancelled. A
+  report goes one way only: to the message's ``notifyUrl`` (queued in
+  ``pushes`` for the test to deliver, see ``report_body``) when it named one,
+  else it is handed out once by ``GET /sms/3/reports`` (or the older
+  ``/sms/1/reports``).
 - ``on_send``, when set, is called with the reports of a send before the send
   is answered, as Infobip may push a report before our worker has read the
   answer.
 - Inbound messages put in ``inbox`` are handed out once by
   ``GET /sms/1/inbox/reports``.
-- ``GET /sms/1/logs`` filters by comma-separated ``messageId``/``bulkId`` and
-  is not consumed; ``PUT /sms/1/bulks/status`` pauses or cancels a bulk.
+- ``GET /sms/3/logs`` (and the deprecated ``/sms/1/logs``) filters by
+  comma-separated ``messageId``/``bulkId`` and is not consumed; each answers
+  in its own field names. ``PUT /sms/1/bulks/status`` pauses or cancels a
+  bulk.
+- With ``older_only`` set, the v3 reading endpoints answer 404, as on an
+  account that does not have them.
+- ``POST /sms/1/preview`` answers the seed's preview shape, counting parts
+  as it counts them for a send.
 - Only ``Authorization: App <key>`` is accepted; errors use the documented
   ``requestError.serviceException`` envelope.
 - Each request is kept in ``calls`` (method, path, query, body, headers);
@@ -52,6 +60,7 @@ def make_handler(api_key: str = "test-key") -> type[BaseHTTPRequestHandler]:
     Handler.pushes = []
     Handler.on_send = None
     Handler.inbox = []
+    Handler.older_only = False
     return Handler
 
 
@@ -67,6 +76,7 @@ class InfobipHandler(BaseHTTPRequestHandler):
     pushes: list[tuple[str, str, dict[str, Any]]]
     on_send: Callable[[list[tuple[str, str, dict[str, Any]]]], None] | None
     inbox: list[dict[str, Any]]
+    older_only: bool
 
     @classmethod
     def take_pushes(cls) -> list[tuple[str, str, dict[str, Any]]]:
@@ -114,16 +124,20 @@ class InfobipHandler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != f"App {self.api_key}":
             return self.error(401, "UNAUTHORIZED", "Invalid login details")
         route = (method, url.path.rstrip("/"))
+        if route in (("GET", "/sms/3/reports"), ("GET", "/sms/3/logs")) and self.older_only:
+            return self.error(404, "NOT_FOUND", "Not found")
         if route == ("POST", "/sms/2/text/advanced"):
             return self.send_messages(body)
-        if route == ("GET", "/sms/1/reports"):
-            return self.pull_reports(query)
+        if route in (("GET", "/sms/1/reports"), ("GET", "/sms/3/reports")):
+            return self.pull_reports(query, v3=route[1].startswith("/sms/3"))
         if route == ("GET", "/sms/1/inbox/reports"):
             return self.pull_inbound(query)
-        if route == ("GET", "/sms/1/logs"):
-            return self.read_logs(query)
+        if route in (("GET", "/sms/1/logs"), ("GET", "/sms/3/logs")):
+            return self.read_logs(query, v3=route[1].startswith("/sms/3"))
         if route == ("PUT", "/sms/1/bulks/status"):
             return self.update_bulk(query, body)
+        if route == ("POST", "/sms/1/preview"):
+            return self.preview(body)
         return self.error(404, "NOT_FOUND", "Not found")
 
     # -- endpoints ------------------------------------------------------------
@@ -180,7 +194,8 @@ class InfobipHandler(BaseHTTPRequestHandler):
             "sentAt": log["sentAt"],
             "doneAt": stamp(now()),
             "smsCount": log["smsCount"],
-            "price": {"pricePerMessage": round(0.01 * log["smsCount"], 5), "currency": "EUR"},
+            # The price of one SMS (part), as the spec says.
+            "price": {"pricePerMessage": 0.01, "currency": "EUR"},
             "status": status,
             "error": error,
         }
@@ -193,7 +208,7 @@ class InfobipHandler(BaseHTTPRequestHandler):
         else:
             self.reports.append(report)
 
-    def pull_reports(self, query: dict[str, str]) -> None:
+    def pull_reports(self, query: dict[str, str], v3: bool = False) -> None:
         limit = min(int(query.get("limit") or 50), 1000)
         handed, kept = [], []
         for report in self.reports:
@@ -202,6 +217,12 @@ class InfobipHandler(BaseHTTPRequestHandler):
             ) in (None, report["bulkId"])
             (handed if wanted and len(handed) < limit else kept).append(report)
         self.reports[:] = kept
+        if v3:
+            # The v3 report calls the part count messageCount.
+            handed = [
+                {("messageCount" if k == "smsCount" else k): v for k, v in r.items()}
+                for r in handed
+            ]
         self.answer({"results": handed})
 
     def pull_inbound(self, query: dict[str, str]) -> None:
@@ -216,7 +237,7 @@ class InfobipHandler(BaseHTTPRequestHandler):
             }
         )
 
-    def read_logs(self, query: dict[str, str]) -> None:
+    def read_logs(self, query: dict[str, str], v3: bool = False) -> None:
         message_ids = set(filter(None, query.get("messageId", "").split(",")))
         bulk_ids = set(filter(None, query.get("bulkId", "").split(",")))
         limit = min(int(query.get("limit") or 50), 1000)
@@ -225,8 +246,10 @@ class InfobipHandler(BaseHTTPRequestHandler):
             for log in self.logs.values()
             if (not message_ids or log["messageId"] in message_ids)
             and (not bulk_ids or log["bulkId"] in bulk_ids)
-        ]
-        self.answer({"results": rows[:limit]})
+        ][:limit]
+        if v3:
+            rows = [log_v3(log) for log in rows]
+        self.answer({"results": rows})
 
     def update_bulk(self, query: dict[str, str], body: Any) -> None:
         bulk = self.bulks.get(query.get("bulkId", ""))
@@ -239,6 +262,26 @@ class InfobipHandler(BaseHTTPRequestHandler):
             return self.error(400, "BAD_REQUEST", "Bulk already sent")
         bulk["status"] = status
         self.answer({"bulkId": query["bulkId"], "status": status})
+
+    def preview(self, body: Any) -> None:
+        text = (body or {}).get("text")
+        if not isinstance(text, str):
+            return self.error(400, "BAD_REQUEST", "Bad request", {"text": ["must not be null"]})
+        parts = sms_count(text)
+        room = 160 if parts == 1 else 153 * parts
+        self.answer(
+            {
+                "originalText": text,
+                "previews": [
+                    {
+                        "textPreview": text,
+                        "messageCount": parts,
+                        "charactersRemaining": room - len(text),
+                        "configuration": {},
+                    }
+                ],
+            }
+        )
 
     # -- helpers --------------------------------------------------------------
 
@@ -315,6 +358,14 @@ def validate(body: Any) -> dict[str, list[str]]:
             if len(str(message_id)) > 200:
                 problems[f"messages[{m}].destinations[{d}].messageId"] = ["too long"]
     return problems
+
+
+def log_v3(log: dict[str, Any]) -> dict[str, Any]:
+    """A log entry as ``/sms/3/logs`` writes it (the spec's field names)."""
+    renamed = {"to": "destination", "from": "sender", "smsCount": "messageCount"}
+    entry = {renamed.get(k, k): v for k, v in log.items() if k != "text"}
+    entry["content"] = {"text": log.get("text", "")}
+    return entry
 
 
 def sms_count(text: str) -> int:

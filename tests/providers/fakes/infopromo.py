@@ -6,7 +6,8 @@
 - One number gets ``data`` as an object; several get an array whose rows carry
   ``customer_status``; a scheduled send to several numbers gets no ``data``.
 - ``GET sms/{uid}`` gives the delivery outcome: numbers ending in 9 are
-  Undelivered, the rest Delivered.
+  Undelivered, the rest Delivered; a scheduled message is "Scheduled" until
+  ``send_scheduled()`` sends what the portal holds.
 - Errors are ``{"status": "error", "message": ...}`` with HTTP 200, except a
   missing Bearer token on v3 (401, as Laravel answers).
 - Each request is kept in ``calls`` (method, path, query, body, headers);
@@ -124,7 +125,8 @@ class InfopromoHandler(BaseHTTPRequestHandler):
             return self.error("The message field is required.")
         rows = [self.store(number, fields) for number in numbers]
         if len(rows) == 1:
-            row = {k: v for k, v in rows[0].items() if k not in ("sms_type", "direction")}
+            hidden = ("sms_type", "direction", "held")
+            row = {k: v for k, v in rows[0].items() if k not in hidden}
             return self.success("Your message was successfully delivered", row)
         if fields.get("schedule_time"):
             return self.success("Your message was successfully scheduled")
@@ -165,14 +167,20 @@ class InfopromoHandler(BaseHTTPRequestHandler):
         campaign = {k: v for k, v in self.campaigns[uid].items() if k != "uids"}
         return self.success("Campaign successfully delivered", campaign)
 
+    @classmethod
+    def send_scheduled(cls) -> None:
+        """The scheduled time came: the portal sends what it held."""
+        for row in cls.messages.values():
+            row.pop("held", None)
+
     def view_sms(self, uid: str) -> None:
         row = self.messages.get(uid)
         if row is None:
             return self.error("SMS Info not found.")
-        return self.success("", {**row, "status": outcome(row["to"])})
+        return self.success("", shown(row))
 
     def list_sms(self, fields: dict[str, Any]) -> None:
-        rows = [{**row, "status": outcome(row["to"])} for row in self.messages.values()]
+        rows = [shown(row) for row in self.messages.values()]
         page = int(fields.get("page") or 1)
         last_page = max(1, math.ceil(len(rows) / PER_PAGE))
         chunk = rows[(page - 1) * PER_PAGE : page * PER_PAGE]
@@ -221,11 +229,13 @@ class InfopromoHandler(BaseHTTPRequestHandler):
             "message": fields["message"],
             "sms_type": "plain",
             "direction": "outgoing",
-            "status": "Delivered",
+            "status": "Scheduled" if fields.get("schedule_time") else "Delivered",
             # The portal gives cost as a string.
             "cost": str(parts),
             "sms_count": parts,
         }
+        if fields.get("schedule_time"):
+            row["held"] = True
         self.messages[row["uid"]] = row
         return row
 
@@ -265,6 +275,12 @@ def split_numbers(recipient: str) -> list[str]:
         if number:
             numbers.append(number)
     return numbers
+
+
+def shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as the portal shows it now."""
+    status = "Scheduled" if row.get("held") else outcome(row["to"])
+    return {**{k: v for k, v in row.items() if k != "held"}, "status": status}
 
 
 def outcome(number: str) -> str:

@@ -4,7 +4,9 @@ actions, answering Success/Failure as its documents describe.
 - Every request is kept in ``received`` as ``(path, headers, body)``; each
   message it took is kept in ``sent`` (its fields and ``tracking-id``).
 - Numbers in ``blacklisted`` are refused with E114, as the provider refuses
-  a recipient who opted out with it.
+  a recipient who opted out with it; numbers in ``refusing`` (number ->
+  (code, info)) with that Failure, naming the recipient, as it would with a
+  code the documents do not list.
 - While ``outage`` is set every request gets that answer instead.
 - ``postbacks`` builds the postbacks the provider would then send for a
   message: N201 (sent), then N202 (delivered), or E201 (failed) for numbers
@@ -30,6 +32,7 @@ def handler(api_key: str, blacklisted: tuple[str, ...] = ()) -> type[BaseHTTPReq
         received: list[tuple[str, dict[str, str], bytes]] = []
         sent: list[dict[str, Any]] = []
         outage: Outage | None = None
+        refusing: dict[str, tuple[str, str]] = {}
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -51,6 +54,8 @@ def handler(api_key: str, blacklisted: tuple[str, ...] = ()) -> type[BaseHTTPReq
                 return self.answer(failure("E110", "Invalid To number.", to))
             if to in blacklisted:
                 return self.answer(failure("E114", "Number is blacklisted.", to))
+            if to in self.refusing:
+                return self.answer(failure(*self.refusing[to], to))
             tracking_id = uuid.uuid4().hex[:12]
             self.sent.append({**payload, "tracking-id": tracking_id})
             self.answer(

@@ -6,7 +6,9 @@ With ``settle=True`` a message sent now has reached its handset by the time
 the log is read: the log shows DELIVERED, or UNDELIVERED for numbers ending
 in 9 (the provider's words for a message's life are not public; these are
 the ones the backend reads). While ``outage`` is set every request gets that
-answer instead.
+answer instead. An action named in ``absent`` (an account without the
+unpublished ``sms/summary`` or ``sms/delete``) answers HTTP 404 with the body
+given there.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def handler(
         received: list[tuple[str, dict[str, str], dict[str, str]]] = []
         log: list[dict] = []
         outage: Outage | None = None
+        absent: dict[str, dict] = {}
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
@@ -44,6 +47,8 @@ def handler(
             if self.headers.get("Authorization") != expected:
                 return self.answer(401, {"error": True, "error_message": "Invalid credentials"})
             action = self.path.removeprefix(PREFIX)
+            if action in self.absent:
+                return self.answer(404, self.absent[action])
             if action == "sms/send":
                 return self.send_sms(form)
             if action == "sms/summary":
