@@ -47,7 +47,7 @@ class DeliveryWindowAdmin(admin.ModelAdmin):
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     list_display = ["name", "state", "account", "sender", "audience_count", "created_at"]
-    list_filter = ["state", "account"]
+    list_filter = ["state", "account", "quiet_hours_lifted", "consent_required"]
     search_fields = ["name", "text"]
     readonly_fields = [
         "state",
@@ -60,6 +60,14 @@ class CampaignAdmin(admin.ModelAdmin):
     ]
     filter_horizontal = ["lists", "exclude_lists"]
     actions = ["cancel", "pause"]
+
+    def save_model(self, request, obj, form, change):
+        stored = Campaign.objects.filter(pk=obj.pk).values_list(
+            "quiet_hours_lifted", "quiet_hours_reason"
+        )
+        before = stored.first() if change else None
+        super().save_model(request, obj, form, change)
+        services.record_quiet_hours_lift(campaign=obj, user=request.user, before=before)
 
     @admin.action(description="Cancel selected campaigns")
     def cancel(self, request, queryset):

@@ -3,24 +3,28 @@ before it may go out. Used by the composer page, launch, and the admin."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from contacts.models import Contact, ListMembership, Suppression
+from contacts.models import Consent, Contact, ListMembership, Suppression
 from providers import segments
 
+from . import compliance, dlt
 from .models import Approval, Campaign
 
 PLACEHOLDER = re.compile(
     r"\{\{\s*(?P<name>[A-Za-z_][\w]*)\s*(?:\|\s*default\s*:\s*(?P<q>[\"'])(?P<default>.*?)(?P=q)\s*)?\}\}"
 )
 # DLT rules allow at most 30 characters per variable part.
-DLT_VAR = "{#var#}"
-DLT_VAR_MAX = 30
+DLT_VAR = dlt.VAR
+DLT_VAR_MAX = dlt.VAR_MAX
 STANDARD_FIELDS = ("first_name", "last_name", "name", "phone")
 INDIA = "IN"
 
@@ -55,13 +59,13 @@ def render_for(campaign: Campaign, contact: dict) -> str:
     return segments.to_gsm7(text) if campaign.keep_gsm7 else text
 
 
-def dlt_pattern(content: str) -> re.Pattern:
-    literal = [re.escape(part) for part in content.split(DLT_VAR)]
-    return re.compile(f"[\\s\\S]{{0,{DLT_VAR_MAX}}}".join(literal))
+def dlt_pattern(content: str) -> dlt.Template:
+    """The template ready to test many texts (linear time: see campaigns.dlt)."""
+    return dlt.Template(content)
 
 
 def dlt_matches(content: str, text: str) -> bool:
-    return dlt_pattern(content).fullmatch(text) is not None
+    return dlt.matches(content, text)
 
 
 def audience(campaign: Campaign):
@@ -85,6 +89,89 @@ def audience(campaign: Campaign):
 
 def sendable(contacts):
     return contacts.exclude(phone__in=Suppression.objects.values("phone"))
+
+
+@dataclass
+class Recipients:
+    """The audience through the rules materialise applies, in its order:
+    suppressed, then (when the campaign asks) without consent, then over the
+    frequency cap. Each figure is the number of contacts that rule skips."""
+
+    total: int
+    suppressed: int
+    no_consent: int | None  # None: the campaign sends whatever the consent
+    over_cap: int | None  # None: no frequency cap
+    cap: compliance.FrequencyCap | None
+    to_send: QuerySet
+
+
+def recipients(campaign, *, now: dt.datetime | None = None) -> Recipients:
+    now = now or timezone.now()
+    everyone = audience(campaign)
+    total = everyone.count()
+    to_send = sendable(everyone)
+    suppressed = total - to_send.count()
+    no_consent = over_cap = None
+    if campaign.consent_required:
+        no_consent = to_send.exclude(consent=Consent.OPTED_IN).count()
+        to_send = to_send.filter(consent=Consent.OPTED_IN)
+    cap = compliance.frequency_cap()
+    if cap:
+        capped = Q(phone__in=compliance.capped_phones(cap, now))
+        over_cap = to_send.filter(capped).count()
+        to_send = to_send.exclude(capped)
+    return Recipients(total, suppressed, no_consent, over_cap, cap, to_send)
+
+
+def with_zones(contacts):
+    """Contacts with the zone their messages will keep (``recipient_zone``)
+    and whether it is their own (``own_zone``), as materialise stores them:
+    the "time_zone" attribute when it names a known zone, else the
+    number's."""
+    is_own = Q(_own_zone__in=sorted(compliance.known_zones()))
+    # As text (compared as JSON, SQLite would read each zone name as JSON).
+    own_zone = Cast(KT(f"attributes__{compliance.OWN_ZONE_ATTRIBUTE}"), CharField())
+    return contacts.alias(_own_zone=own_zone).annotate(
+        recipient_zone=Case(
+            When(is_own, then=F("_own_zone")), default=F("time_zone"), output_field=CharField()
+        ),
+        own_zone=Case(When(is_own, then=Value(True)), default=Value(False)),
+    )
+
+
+@dataclass
+class QuietSummary:
+    """Recipients in quiet hours when the campaign would send (now, or its
+    scheduled time), and when those end for them."""
+
+    hours: str  # "21:00–08:00"
+    at: dt.datetime
+    scheduled: bool
+    count: int
+    first_release: dt.datetime | None
+    last_release: dt.datetime | None
+
+
+def quiet_summary(campaign, contacts, *, now: dt.datetime | None = None) -> QuietSummary | None:
+    """None when quiet hours do not apply (off, or lifted for the campaign)."""
+    rule = compliance.quiet_hours_for(campaign)
+    if rule is None:
+        return None
+    now = now or timezone.now()
+    scheduled = bool(campaign.scheduled_at and campaign.scheduled_at > now)
+    at = campaign.scheduled_at if scheduled else now
+    holds = compliance.quiet_holds(
+        with_zones(contacts), at, rule, zone="recipient_zone", own="own_zone"
+    )
+    releases = [h.until for h in holds if h.count]
+    return QuietSummary(
+        hours=rule.describe(),
+        at=at,
+        scheduled=scheduled,
+        count=sum(h.count or 0 for h in holds),
+        first_release=min(releases, default=None),
+        last_release=max(releases, default=None),
+    )
 
 
 @dataclass
@@ -126,12 +213,28 @@ def provider_schedule_problems(campaign) -> list[str]:
         )
     if not campaign.scheduled_at:
         problems.append("Handing the schedule to the provider needs a send time.")
-    if campaign.window_id:
+    if campaign.window_id and provider_window(campaign) is None:
         problems.append(
             "A delivery window is kept by smsportal as it sends; with the provider holding "
-            "the schedule, choose one or the other."
+            "the schedule, choose one or the other. (A provider that keeps windows itself "
+            "takes one in a fixed time zone that is not over midnight in UTC.)"
         )
     return problems
+
+
+def provider_window(campaign):
+    """The campaign's delivery window as its provider keeps it (a
+    ``SendWindow`` in UTC), where the provider keeps windows and the window
+    can be written so unchanged; else None."""
+    from providers.base import SendWindow
+
+    window, account = campaign.window, campaign.account
+    if window is None or account is None or not campaign.scheduled_at:
+        return None
+    if not account.backend_class.capabilities.native_window:
+        return None
+    utc = window.in_utc(campaign.scheduled_at)
+    return SendWindow(days=utc[0], start=utc[1], end=utc[2]) if utc else None
 
 
 def provider_list_problems(campaign, *, has_own_audience: bool) -> list[str]:
@@ -153,6 +256,11 @@ def provider_list_problems(campaign, *, has_own_audience: bool) -> list[str]:
         )
     if campaign.window_id:
         problems.append("A delivery window cannot be kept for the provider's lists.")
+    if getattr(campaign, "consent_required", False):
+        problems.append(
+            "Consent is recorded for smsportal's contacts only: “only contacts with recorded "
+            "consent” cannot apply to the provider's lists."
+        )
     bad = [i for i in campaign.provider_list_ids if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", i)]
     if bad:
         problems.append(f"{bad[0][:40]!r} is not a list id (letters and digits).")
@@ -170,11 +278,29 @@ def check(campaign: Campaign, *, sample_limit: int = 50_000) -> Check:
     result.errors.extend(provider_schedule_problems(campaign))
     if not campaign.text.strip():
         result.errors.append("The message is empty.")
+    elif opt_out_missing(campaign):
+        result.warnings.append(
+            "The message does not say how to opt out: add an instruction such as "
+            f"“{compliance.opt_out_instruction()}”."
+        )
     if campaign.provider_list_ids:
         # The recipients are the provider's: nothing here to check them by.
         own = campaign.pk is not None and (campaign.lists.exists() or campaign.segments.exists())
         result.errors.extend(provider_list_problems(campaign, has_own_audience=own))
+        if compliance.quiet_hours_for(campaign) or compliance.frequency_cap():
+            result.warnings.append(
+                "Quiet hours and the frequency cap are not applied to the provider's lists: "
+                "their recipients are not known here."
+            )
         return result
+    if campaign.schedule_at_provider and campaign.scheduled_at:
+        quiet = quiet_summary(campaign, recipients(campaign).to_send)
+        if quiet and quiet.count:
+            result.errors.append(
+                f"{quiet.count} recipient(s) are in quiet hours ({quiet.hours} their time) at "
+                "the send time, and a schedule handed to the provider is not held for them: "
+                "choose another time, or let smsportal hold the schedule."
+            )
     contacts = sendable(audience(campaign))
     indian = contacts.filter(country=INDIA)
     template = campaign.dlt_template
@@ -196,7 +322,7 @@ def check(campaign: Campaign, *, sample_limit: int = 50_000) -> Check:
         pattern = dlt_pattern(template.content)
         for row in indian.values(*fields).iterator(chunk_size=2000):
             text = render_for(campaign, row)
-            if pattern.fullmatch(text) is None:
+            if not pattern.matches(text):
                 result.dlt_mismatches.append(
                     (row["phone"], "the message does not match the registered template")
                 )
@@ -224,6 +350,32 @@ class Preview:
     estimated_cost: Decimal
     currency: str
     cost_by_country: list[tuple[str, int, Decimal]]  # (country, recipients, cost)
+    # Skipped at launch by the campaign's consent option and the frequency
+    # cap (None: the rule does not apply), and held by quiet hours.
+    no_consent: int | None = None
+    over_cap: int | None = None
+    cap: compliance.FrequencyCap | None = None
+    quiet: QuietSummary | None = None
+    opt_out: OptOutOffer | None = None
+
+
+@dataclass
+class OptOutOffer:
+    """The opt-out instruction the text lacks, and what appending it does."""
+
+    wording: str  # as configured (a text kept in GSM-7 gets it converted, as the rest)
+    segments: int  # parts of the text with it
+    estimated_cost: Decimal
+
+
+def opt_out_missing(campaign) -> bool:
+    """A marketing text without an opt-out instruction, the check being on."""
+    return bool(
+        compliance.opt_out_instruction()
+        and getattr(campaign, "purpose", Campaign.Purpose.MARKETING) == Campaign.Purpose.MARKETING
+        and campaign.text.strip()
+        and not compliance.has_opt_out_instruction(campaign.text)
+    )
 
 
 def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
@@ -234,9 +386,13 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
     alt_info = segments.count(alternative) if alternative != campaign.text else None
     account = campaign.account
     rates = {r.country: r.price for r in account.rates.all()}
-    everyone = audience(campaign)
-    to_send = sendable(everyone)
-    total = everyone.count()
+    found = recipients(campaign)
+    to_send = found.to_send
+    # The instruction the composer offers to append, priced beside the text.
+    wording = compliance.opt_out_instruction() if opt_out_missing(campaign) else None
+    if wording and campaign.keep_gsm7:
+        wording = segments.to_gsm7(wording)
+    with_wording = {}  # country -> cost with the instruction
     fields = ("phone", "first_name", "last_name", "attributes", "country")
     sample_rows = [
         (row["phone"], text, segments.count(text).segments)
@@ -247,15 +403,38 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
     if placeholders(campaign.text):
         # Personalised lengths differ: price each rendered message.
         for row in to_send.values(*fields).iterator(chunk_size=5000):
-            parts = segments.count(render_for(campaign, row)).segments
+            text = render_for(campaign, row)
+            parts = segments.count(text).segments
+            price = rates.get(row["country"], account.default_price)
             entry = by_country.setdefault(row["country"], [0, Decimal(0)])
             entry[0] += 1
-            entry[1] += parts * rates.get(row["country"], account.default_price)
+            entry[1] += parts * price
+            if wording:
+                longer = compliance.with_opt_out_instruction(text, wording)
+                with_wording[row["country"]] = (
+                    with_wording.get(row["country"], Decimal(0))
+                    + segments.count(longer).segments * price
+                )
     else:
+        longer_parts = (
+            segments.count(compliance.with_opt_out_instruction(base_text, wording)).segments
+            if wording
+            else 0
+        )
         for row in to_send.values("country").annotate(n=Count("id")):
             price = rates.get(row["country"], account.default_price)
             by_country[row["country"]] = [row["n"], row["n"] * info.segments * price]
+            with_wording[row["country"]] = row["n"] * longer_parts * price
     sendable_count = sum(n for n, _ in by_country.values())
+    opt_out = None
+    if wording:
+        opt_out = OptOutOffer(
+            wording=compliance.opt_out_instruction(),
+            segments=segments.count(
+                compliance.with_opt_out_instruction(base_text, wording)
+            ).segments,
+            estimated_cost=sum(with_wording.values(), Decimal(0)),
+        )
     return Preview(
         encoding=info.encoding,
         segments=info.segments,
@@ -265,13 +444,18 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
         gsm7_segments=alt_info.segments if alt_info else None,
         samples=sample_rows,
         audience=sendable_count,
-        suppressed=total - sendable_count,
+        suppressed=found.suppressed,
         estimated_cost=sum((c for _, c in by_country.values()), Decimal(0)),
         currency=account.currency,
         cost_by_country=sorted(
             ((country or "??", n, cost) for country, (n, cost) in by_country.items()),
             key=lambda item: -item[2],
         ),
+        no_consent=found.no_consent,
+        over_cap=found.over_cap,
+        cap=found.cap,
+        quiet=quiet_summary(campaign, to_send),
+        opt_out=opt_out,
     )
 
 

@@ -20,18 +20,26 @@ from operator import attrgetter
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, Suppression
 from providers.base import DltFields, OutboundSms, ProviderError, SendOptions
 from providers.models import ProviderAccount
 from providers.status import Status
 from providers.throttle import limiter
 from smsportal import audit
 
-from . import compose
-from .delivery import Deltas, Update, apply_claimed, apply_updates, write_messages
+from . import compliance, compose
+from .delivery import (
+    Deltas,
+    Event,
+    Update,
+    apply_claimed,
+    apply_updates,
+    insert_events,
+    write_messages,
+)
 from .lifecycle import campaign_complete_if_done, campaign_failover, campaign_pause
 from .models import Campaign, Message, MessageEvent
 
@@ -57,10 +65,10 @@ def send_options(campaign: Campaign) -> SendOptions:
         )
         if template
         else None,
-        # Windows are held here, in each message's own zone; a provider's
-        # window would be read in its own zone (Infobip: UTC) and could only
-        # hold messages later than we already do.
-        window=None,
+        # Windows are held here, in each message's own zone; only a schedule
+        # handed to a provider that keeps windows takes the window along,
+        # where it reads the same in the provider's zone (Infobip: UTC).
+        window=compose.provider_window(campaign) if _hands_over(campaign) else None,
         # Otherwise schedules are held here too, unless the campaign hands
         # its schedule to the provider.
         send_at=campaign.scheduled_at if _hands_over(campaign) else None,
@@ -97,6 +105,39 @@ def hold_outside_window(campaign: Campaign) -> int:
         rows = pending.filter(time_zone=zone) if window.recipient_local else pending
         held += rows.update(not_before=window.next_open(now, zone))
     return held
+
+
+def hold_in_quiet_hours(campaign: Campaign, now=None) -> int:
+    """Pending messages whose recipients are in the site's quiet hours wait
+    until those are over in every zone of their number (their
+    ``not_before`` moves, as for a delivery window), in one UPDATE. The
+    campaign's groups of zones are found once and kept, so nothing is read
+    while none of them is in quiet hours. Returns how many were held."""
+    rule = compliance.quiet_hours_for(campaign)
+    if rule is None or _hands_over(campaign):
+        return 0
+    now = now or timezone.now()
+    materialised = Campaign.objects.filter(pk=campaign.pk, materialised_at__isnull=False)
+    if campaign.recipient_zones is None and materialised.exists():
+        # Every message it will ever have is there: their groups are kept.
+        campaign.recipient_zones = [
+            list(group)
+            for group in Message.objects.filter(campaign=campaign, is_test=False)
+            .order_by()
+            .values_list("time_zone", "country", "zone_is_own")
+            .distinct()
+        ]
+        materialised.update(recipient_zones=campaign.recipient_zones)
+    pending = Message.objects.filter(
+        campaign=campaign, status=Status.PENDING, is_test=False
+    ).exclude(not_before__gt=now)
+    holds = compliance.quiet_holds(
+        pending, now, rule, zone="time_zone", own="zone_is_own", groups=campaign.recipient_zones
+    )
+    if not holds:
+        return 0
+    until = Case(*(When(h.rows, then=Value(h.until)) for h in holds), output_field=DateTimeField())
+    return pending.filter(compliance.any_of(holds)).update(not_before=until)
 
 
 # What submitting a claimed message reads, and what the status path needs
@@ -176,28 +217,54 @@ def claim(campaign: Campaign, limit: int, *, after: int = 0) -> list[Claimed]:
     One statement picks the rows, moves them and returns what sending
     needs. On PostgreSQL the pick locks them, skipping rows another worker
     has locked, and checks again that each is still pending once locked; a
-    locked row cannot change before the move."""
+    locked row cannot change before the move.
+
+    A number suppressed now is never sent to, whenever the suppression came
+    (after launch, while the campaign waited for its time, its window or a
+    resume): the same statement looks each picked number up in the
+    suppression table's unique index and marks those messages skipped
+    ("opted_out") instead of sending. Only the messages to send are
+    returned; a batch that was all opted out is followed by the next."""
+    while True:
+        picked = _claim_once(campaign, limit, after=after)
+        if not picked:
+            return []
+        sending = [m for m in picked if m.status == Status.SENDING]
+        if sending:
+            return sending
+        after = picked[-1].id
+
+
+def _claim_once(campaign: Campaign, limit: int, *, after: int) -> list[Claimed]:
     now = timezone.now()
     token = uuid.uuid4()
     field = Message._meta.get_field
-    due = "campaign_id = %s AND status = %s AND NOT is_test AND id > %s"
+    due = "m.campaign_id = %s AND m.status = %s AND NOT m.is_test AND m.id > %s"
     params: list = [campaign.pk, Status.PENDING, after]
     if not _hands_over(campaign):
-        due += " AND (not_before IS NULL OR not_before <= %s)"
+        due += " AND (m.not_before IS NULL OR m.not_before <= %s)"
         params.append(field("not_before").get_db_prep_value(now, connection))
     lock = ""
     if connection.features.has_select_for_update_skip_locked:
         lock = connection.ops.for_update_sql(skip_locked=True)
     table = connection.ops.quote_name(Message._meta.db_table)
+    suppressed = connection.ops.quote_name(Suppression._meta.db_table)
     sql = (
-        f"WITH due AS (SELECT id FROM {table} WHERE {due} ORDER BY id LIMIT %s {lock}) "  # noqa: S608 - the model's own table
-        f"UPDATE {table} SET status = %s, submitted_at = %s, claim_token = %s "
-        f"WHERE id IN (SELECT id FROM due) "
-        f"RETURNING {', '.join(_CLAIMED)}"
+        f"WITH due AS (SELECT m.id, EXISTS (SELECT 1 FROM {suppressed} s WHERE s.phone = m.phone) "  # noqa: S608 - the models' own tables
+        f"AS opted_out FROM {table} m WHERE {due} ORDER BY m.id LIMIT %s {lock}) "
+        f"UPDATE {table} SET "
+        f"status = CASE WHEN due.opted_out THEN %s ELSE %s END, "
+        f"skip_reason = CASE WHEN due.opted_out THEN %s ELSE {table}.skip_reason END, "
+        f"submitted_at = CASE WHEN due.opted_out THEN NULL ELSE %s END, "
+        f"claim_token = CASE WHEN due.opted_out THEN NULL ELSE %s END "
+        f"FROM due WHERE {table}.id = due.id "
+        f"RETURNING {', '.join(f'{table}.{name}' for name in _CLAIMED)}"
     )
     params += [
         limit,
+        Status.SKIPPED,
         Status.SENDING,
+        OPTED_OUT,
         field("submitted_at").get_db_prep_value(now, connection),
         field("claim_token").get_db_prep_value(token, connection),
     ]
@@ -205,18 +272,44 @@ def claim(campaign: Campaign, limit: int, *, after: int = 0) -> list[Claimed]:
         messages = _claimed_rows(sql, params)
         if not messages:
             return []
-        if compose.placeholders(campaign.text):
+        # RETURNING gives no order: the engine sends (and pages on) id order.
+        messages.sort(key=attrgetter("id"))
+        sending = [m for m in messages if m.status == Status.SENDING]
+        opted_out = [m for m in messages if m.status == Status.SKIPPED]
+        if sending and compose.placeholders(campaign.text):
             # Personalised: rendered per recipient, from the contact.
             contacts = Contact.objects.only(*_CONTACT).in_bulk(
-                {m.contact_id for m in messages if m.contact_id}
+                {m.contact_id for m in sending if m.contact_id}
             )
-            for m in messages:
+            for m in sending:
                 m.contact = contacts.get(m.contact_id)
         # The claim is a status change like any other: counters follow it.
         deltas = Deltas()
-        deltas.move_each(messages, Status.PENDING, Status.SENDING)
+        deltas.move_each(sending, Status.PENDING, Status.SENDING)
+        if opted_out:
+            _skip_opted_out(opted_out, deltas)
         deltas.save()
     return messages
+
+
+# Why a message the claim found suppressed was skipped.
+OPTED_OUT = "opted_out"
+
+
+def _skip_opted_out(messages: list[Claimed], deltas: Deltas) -> None:
+    """Messages whose number was suppressed after launch: skipped, priced at
+    nothing (they will cost nothing), with a line in their history."""
+    for m in messages:
+        deltas.add(m, Status.PENDING, count=-1, estimated=-m.estimated_cost, segments=-m.segments)
+        deltas.add(m, Status.SKIPPED, count=1, segments=m.segments)
+    Message.objects.filter(id__in=[m.id for m in messages]).update(estimated_cost=0)
+    insert_events(
+        [
+            Event(m.id, m.account_id, "", "note", Status.SKIPPED, True, {"reason": OPTED_OUT})
+            for m in messages
+        ]
+    )
+    log.info("%d message(s) skipped: numbers opted out after launch", len(messages))
 
 
 def _still_ours(chunk: list[Message]) -> list[Message]:
@@ -266,10 +359,13 @@ def _render(campaign: Campaign, messages: list[Message], rates: dict, default_pr
         deltas.save()
 
 
-def _requests(messages: list[Message], caps, throughput: int) -> list[list[Message]]:
+def _requests(
+    messages: list[Message], caps, throughput: int, *, scheduled: bool = False
+) -> list[list[Message]]:
     """Split claimed messages into provider requests, none larger than the
-    account's rate (a request is a burst at the provider)."""
-    size = max(1, min(caps.max_recipients_per_request, throughput))
+    account's rate (a request is a burst at the provider), nor than the
+    provider takes when it is to hold them (``scheduled``)."""
+    size = max(1, min(caps.recipients_per_request(scheduled=scheduled), throughput))
     if caps.distinct_texts_per_request:
         groups = [messages]
     else:
@@ -307,7 +403,9 @@ def submit_messages(
         backend = account.backend()
         rates = {r.country: r.price for r in account.rates.all()}
         _render(campaign, group, rates, account.default_price)
-        chunks = _requests(group, backend.capabilities, account.throughput)
+        chunks = _requests(
+            group, backend.capabilities, account.throughput, scheduled=options.send_at is not None
+        )
         index = 0
         # Start with one request and double while they succeed: a refused
         # key or a provider in trouble is found by one request, not eight.
@@ -416,7 +514,48 @@ def _submit_wave(campaign, account, backend, wave: list[list[Message]], options)
             # The wave already counted a failure and chose when to retry:
             # this request, tried too, waits as long.
             release(chunk, not_before=outcome, error=error, count_attempt=True)
+    if outcome is not None and updates and _unknown_refusals_pause(campaign, answers):
+        return None
     return outcome
+
+
+def _unknown_refusals_pause(campaign, answers) -> bool:
+    """Count recipients refused in a row with the same code their backend
+    does not know (kept in the cache, so every worker of the campaign adds
+    to one count); at DISPATCH_UNKNOWN_REFUSALS the campaign pauses with the
+    provider's words, since a code nobody has seen may concern the account
+    rather than the recipients. True when it paused."""
+    from django.core.cache import cache
+
+    # The creation time too: a key left by a campaign of a database since
+    # dropped never counts for a new one with the same id.
+    key = f"dispatch:unknown-refusals:{campaign.pk}:{campaign.created_at.timestamp():.6f}"
+    results = [r for answer in answers if not isinstance(answer, ProviderError) for r in answer]
+    if not any(r.unknown_code for r in results):
+        if cache.get(key):
+            cache.delete(key)
+        return False
+    code, count, words = cache.get(key) or ("", 0, "")
+    for r in results:
+        if not r.unknown_code:
+            code, count = "", 0
+        elif count and r.error_code == code:
+            count, words = count + 1, r.error_description
+        else:
+            code, count, words = r.error_code, 1, r.error_description
+    if count < settings.DISPATCH_UNKNOWN_REFUSALS:
+        cache.set(key, (code, count, words), timeout=24 * 3600)
+        return False
+    cache.delete(key)
+    reason = (
+        f"Paused after {count} recipients in a row were refused with {code or 'no code'}, "
+        f"a code smsportal does not know. The provider said: {words}"
+    )
+    try:
+        campaign_pause(campaign=campaign, user=None, reason=reason[:255])
+    except Exception:  # already paused or cancelled by someone
+        log.info("campaign %s not paused: state changed", campaign.pk)
+    return True
 
 
 def _updates_for(chunk: list[Message], results) -> list[Update]:
@@ -556,6 +695,7 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
         send_to_provider_lists(campaign.pk)
         return 0
     hold_outside_window(campaign)
+    hold_in_quiet_hours(campaign)
     caps = campaign.account.backend_class.capabilities
     # Claim no more than the account can send in about two seconds, so a
     # claimed message never waits long on the throughput limit.

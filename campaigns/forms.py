@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from contacts.models import ContactList, Segment
 from providers.models import ProviderAccount
+from smsportal import roles
 from smsportal.phones import InvalidNumber, country_choices, normalise
 
 from . import compose
@@ -22,9 +23,12 @@ class CampaignForm(forms.ModelForm):
             "segments",
             "exclude_lists",
             "provider_lists",
+            "consent_required",
             "window",
             "scheduled_at",
             "schedule_at_provider",
+            "quiet_hours_lifted",
+            "quiet_hours_reason",
             "keep_gsm7",
             "flash",
             "validity_minutes",
@@ -54,6 +58,9 @@ class CampaignForm(forms.ModelForm):
             "provider_lists": "Or: contact lists kept at the provider",
             "flash": "Flash SMS (shown on screen, not stored)",
             "language_code": "Language code",
+            "consent_required": "Only contacts with recorded consent",
+            "quiet_hours_lifted": "Lift the quiet hours for this campaign (Admin)",
+            "quiet_hours_reason": "Why the quiet hours are lifted",
         }
         help_texts = {
             "keep_gsm7": "Smart quotes, long dashes and accented letters become their plain "
@@ -63,6 +70,11 @@ class CampaignForm(forms.ModelForm):
             "provider_lists": "Their ids at the provider, comma-separated (Infopromo API v3), "
             "instead of smsportal's lists: the provider sends one text to them, and the "
             "campaign page shows the provider's counts.",
+            "consent_required": "Contacts whose consent is not “opted in” are skipped at launch "
+            "(“no recorded consent”); the preview counts them.",
+            "quiet_hours_lifted": "The site's quiet hours hold messages while it is night where "
+            "the recipient is. Lift them only for messages that must go out at any hour; the "
+            "reason is kept in the audit log.",
             "schedule_at_provider": "On launch the messages go to the provider with the send "
             "time, and the provider sends them then, even if smsportal is down at that time. "
             "Such a campaign cannot be paused, and cancelling stops what the provider already "
@@ -87,8 +99,14 @@ class CampaignForm(forms.ModelForm):
     def option_fields(self):
         return [f for f in self if f.name in self.OPTION_FIELDS]
 
-    def __init__(self, *args, **kwargs):
+    # Only an Admin sees (and may change) these.
+    ADMIN_FIELDS = ("quiet_hours_lifted", "quiet_hours_reason")
+
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if not roles.can_administer(user):
+            for name in self.ADMIN_FIELDS:
+                del self.fields[name]
         self.fields["account"].queryset = ProviderAccount.objects.filter(enabled=True)
         self.fields["sender"].queryset = SenderID.objects.exclude(status=Approval.REJECTED)
         self.fields["dlt_template"].queryset = DLTTemplate.objects.filter(status=Approval.APPROVED)
@@ -128,6 +146,7 @@ class CampaignForm(forms.ModelForm):
                     account=data.get("account"),
                     text=data.get("text") or "",
                     window=data.get("window"),
+                    consent_required=bool(data.get("consent_required")),
                 ),
                 has_own_audience=own_audience,
             )
@@ -146,6 +165,8 @@ class CampaignForm(forms.ModelForm):
             )
             for problem in problems:
                 self.add_error("schedule_at_provider", problem)
+        if "quiet_hours_lifted" in data and not data["quiet_hours_lifted"]:
+            data["quiet_hours_reason"] = ""  # a reason only goes with a lift
         included = set(data.get("lists") or [])
         excluded = set(data.get("exclude_lists") or [])
         if included and included <= excluded:
@@ -197,9 +218,24 @@ class SenderForm(forms.ModelForm):
             raise forms.ValidationError(f"Unknown country code(s): {', '.join(wrong)}.")
         return codes
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from providers.registry import BACKENDS, backend_class
+
+        # Each provider's documented rule, once (both Infopromo APIs share one).
+        rules = dict.fromkeys(filter(None, (backend_class(k).sender_rule for k in BACKENDS)))
+        self.fields["value"].help_text = " ".join(
+            ["Checked against the rules of every account it is registered with.", *rules]
+        )
+
     def clean(self):
         data = super().clean()
         self.instance.countries = data.get("countries_text") or []
+        value = (data.get("value") or "").strip()
+        for account in data.get("accounts") or []:
+            # What the provider would refuse when the campaign sends.
+            for problem in account.backend_class(options=account.options).sender_errors(value):
+                self.add_error("value", f"{account}: {problem}")
         return data
 
 

@@ -195,6 +195,27 @@ class DeliveryWindow(models.Model):
     def is_open(self, at: dt.datetime, recipient_zone: str = "") -> bool:
         return self._open_local(at.astimezone(self.zone_for(recipient_zone)))
 
+    def in_utc(self, at: dt.datetime, *, held_for: dt.timedelta = dt.timedelta(days=2)):
+        """The window as a provider that keeps windows in UTC reads one
+        (Infobip's deliveryTimeWindow), for messages handed over to go out at
+        ``at`` and held up to ``held_for``: (days, start, end) in UTC, or
+        None where that would change it: a window in each recipient's own
+        zone, one over midnight (here or in UTC), or a zone whose offset
+        changes meanwhile (summer time)."""
+        if self.recipient_local or not self.start_time < self.end_time:
+            return None
+        zone = self.zone_for()
+        local = at.astimezone(zone)
+        if (at + held_for).astimezone(zone).utcoffset() != local.utcoffset():
+            return None
+        start = dt.datetime.combine(local.date(), self.start_time, tzinfo=zone).astimezone(dt.UTC)
+        end = dt.datetime.combine(local.date(), self.end_time, tzinfo=zone).astimezone(dt.UTC)
+        if start.date() != end.date():
+            return None
+        shift = (start.date() - local.date()).days
+        days = tuple(sorted((d + shift) % 7 for d in self.days))
+        return days, start.time(), end.time()
+
     def next_open(self, at: dt.datetime, recipient_zone: str = "") -> dt.datetime:
         """The first moment at or after ``at`` when the window is open."""
         zone = self.zone_for(recipient_zone)
@@ -220,7 +241,21 @@ class Campaign(models.Model):
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Purpose(models.TextChoices):
+        MARKETING = "marketing", "Marketing"
+        # The log of confirmations answering keyword replies (STOP, HELP…)
+        # from one number of one account: never launched, messages as test
+        # sends are, outside any audience.
+        REPLIES = "replies", "Keyword replies"
+
     name = models.CharField(max_length=150)
+    purpose = models.CharField(
+        max_length=10,
+        choices=Purpose.choices,
+        default=Purpose.MARKETING,
+        db_default=Purpose.MARKETING,
+        editable=False,
+    )
     text = models.TextField(
         help_text="Placeholders like {{ first_name }} are filled per recipient."
     )
@@ -266,6 +301,17 @@ class Campaign(models.Model):
     click_tracking = models.BooleanField(default=False)
     campaign_ref = models.CharField(max_length=64, blank=True)
     callback_data = models.CharField(max_length=200, blank=True)
+    # Send only to contacts whose consent is "opted in"; the others are
+    # skipped at launch ("no_consent").
+    consent_required = models.BooleanField(default=False)
+    # The site's quiet hours (settings.QUIET_HOURS_*) do not apply to this
+    # campaign: lifted by an Admin, with the reason (audit-logged).
+    quiet_hours_lifted = models.BooleanField(default=False)
+    quiet_hours_reason = models.CharField(max_length=255, blank=True)
+    # The [time zone, country, zone is the contact's own] groups of its
+    # messages, found by the first dispatch that keeps quiet hours, so later
+    # ones need no pass over the messages to know them (None: not yet).
+    recipient_zones = models.JSONField(null=True, blank=True, editable=False)
 
     state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
     pause_reason = models.CharField(max_length=255, blank=True)
@@ -300,6 +346,12 @@ class Campaign(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        # Not tied to the reason's field: forms that leave it out (it is an
+        # Admin's) still validate.
+        if self.quiet_hours_lifted and not self.quiet_hours_reason.strip():
+            raise ValidationError("Say why the quiet hours are lifted.")
 
     @property
     def is_editable(self) -> bool:
@@ -346,8 +398,21 @@ class MessageQuerySet(models.QuerySet):
         return self.filter(campaign_id=campaign_id, id__lte=newest)
 
 
+class SkipReason(models.TextChoices):
+    """Why a message was never submitted (``Message.skip_reason``)."""
+
+    SUPPRESSED = "suppressed", "Suppressed"
+    NO_CONSENT = "no_consent", "No recorded consent"
+    FREQUENCY_CAP = "frequency_cap", "Over the frequency cap"
+    OUTSIDE_DLT = "outside_dlt", "Outside DLT (India, no template)"
+    SENDER_COUNTRY = "sender_country", "Sender ID not valid for the country"
+    OPTED_OUT = "opted_out", "Opted out after launch"
+
+
 class Message(models.Model):
     """One recipient of one send."""
+
+    SkipReason = SkipReason
 
     # The three links below are kept by Django (cascade, set null, protect)
     # without a foreign-key constraint in the database: launch writes a
@@ -374,7 +439,11 @@ class Message(models.Model):
     is_test = models.BooleanField(default=False)
     phone = models.CharField(max_length=32)
     country = models.CharField(max_length=2, blank=True)
+    # The contact's own zone (its "time_zone" attribute) when it has a known
+    # one, else the first zone of the number (zone_is_own false: the number
+    # may be in more zones, which quiet hours read all of).
     time_zone = models.CharField(max_length=64, blank=True)
+    zone_is_own = models.BooleanField(default=False, db_default=False)
     text = models.TextField(blank=True)
     encoding = models.CharField(max_length=8, default="GSM-7")
     segments = models.PositiveSmallIntegerField(default=1)
@@ -387,8 +456,8 @@ class Message(models.Model):
     )
     provider_message_id = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    # Why a message was skipped: suppressed, invalid, duplicate, outside_dlt.
-    skip_reason = models.CharField(max_length=32, blank=True)
+    # Why a message was skipped (the stored codes never change).
+    skip_reason = models.CharField(max_length=32, blank=True, choices=SkipReason.choices)
     error_code = models.CharField(max_length=64, blank=True)
     error_description = models.CharField(max_length=500, blank=True)
     estimated_cost = models.DecimalField(max_digits=12, decimal_places=5, default=Decimal("0"))

@@ -12,14 +12,14 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from contacts.models import Contact, Suppression
+from contacts.models import Consent, Contact, Suppression
 from providers.models import RateCardEntry
 from providers.status import Status
 from smsportal import audit
 from smsportal.celery import enqueue
 from smsportal.phones import normalise
 
-from . import compose
+from . import compliance, compose
 from .delivery import Deltas, bulk_status_change, grouped
 from .dispatch import submit_messages
 from .lifecycle import CampaignError as CampaignError
@@ -67,11 +67,15 @@ def materialise(campaign_id: int) -> int:
     """Turn the audience into message rows in one INSERT … SELECT.
 
     Each number once (contacts are unique by number, and the (campaign,
-    phone) constraint holds it). Suppressed numbers, Indian numbers without a
-    DLT template and countries the sender is not valid for become skipped rows
-    with their reason, so audience = sent + skipped + failed. Texts without
-    placeholders are priced here, set-based; personalised ones when a worker
-    renders them. Idempotent: a second run does nothing."""
+    phone) constraint holds it). Suppressed numbers, contacts without
+    consent (when the campaign asks for it), contacts over the frequency cap,
+    Indian numbers without a DLT template and countries the sender is not
+    valid for become skipped rows with their reason, in that order, so
+    audience = sent + skipped + failed. Each message keeps the contact's own
+    time zone (its "time_zone" attribute) when that is a known zone, else
+    the number's. Texts without placeholders are priced here, set-based;
+    personalised ones when a worker renders them. Idempotent: a second run
+    does nothing."""
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.materialised_at or campaign.state in (State.DRAFT, State.CANCELLED):
@@ -87,6 +91,16 @@ def materialise(campaign_id: int) -> int:
         now = timezone.now()
         skip_sql = ["WHEN s.id IS NOT NULL THEN 'suppressed'"]
         skip_params: list = []
+        if campaign.consent_required:
+            skip_sql.append("WHEN c.consent <> %s THEN 'no_consent'")
+            skip_params.append(Consent.OPTED_IN)
+        cap = compliance.frequency_cap()
+        cap_join, cap_params = "", []
+        if cap:
+            # One grouped pass over the cap's days of messages, joined by number.
+            cap_sql, cap_params = compliance.capped_phones(cap, now).query.sql_with_params()
+            cap_join = f"LEFT JOIN ({cap_sql}) f ON f.phone = c.phone"
+            skip_sql.append("WHEN f.phone IS NOT NULL THEN 'frequency_cap'")
         if campaign.dlt_template_id is None:
             skip_sql.append("WHEN c.country = %s THEN 'outside_dlt'")
             skip_params.append(compose.INDIA)
@@ -103,24 +117,33 @@ def materialise(campaign_id: int) -> int:
             compose.audience(campaign).values("id").query.sql_with_params()
         )
         segments = 0 if personalised else info.segments
+        own_value, own_zone, own_params = _own_zone_sql("c")
         # Table names come from model metadata and values are parameters.
         sql = f"""
-            INSERT INTO {m} (campaign_id, contact_id, is_test, phone, country, time_zone, text,
-                encoding, segments, account_id, provider_message_id, status, skip_reason,
-                error_code, error_description, estimated_cost, currency, attempts,
+            INSERT INTO {m} (campaign_id, contact_id, is_test, phone, country, time_zone,
+                zone_is_own, text, encoding, segments, account_id, provider_message_id, status,
+                skip_reason, error_code, error_description, estimated_cost, currency, attempts,
                 not_before, created_at)
-            SELECT %s, c.id, %s, c.phone, c.country, c.time_zone, %s, %s, %s, %s, '',
+            SELECT %s, c.id, %s, c.phone, c.country,
+                CASE WHEN {own_zone} THEN {own_value} ELSE c.time_zone END,
+                CASE WHEN {own_zone} THEN %s ELSE %s END,
+                %s, %s, %s, %s, '',
                 CASE WHEN ({skip}) = '' THEN %s ELSE %s END,
                 {skip}, '', '',
                 CASE WHEN ({skip}) = '' THEN COALESCE(r.price, %s) * %s ELSE 0 END,
                 %s, 0, %s, %s
             FROM {c} c
             LEFT JOIN {s} s ON s.phone = c.phone
+            {cap_join}
             LEFT JOIN {r} r ON r.account_id = %s AND r.country = c.country
             WHERE c.id IN ({audience_sql})
         """
         params = [
             campaign.pk,
+            False,
+            *own_params,
+            *own_params,
+            True,
             False,
             "" if personalised else plain_text,
             info.encoding,
@@ -137,6 +160,7 @@ def materialise(campaign_id: int) -> int:
             # Raw SQL: as the ORM would store them (SQLite keeps text).
             connection.ops.adapt_datetimefield_value(campaign.scheduled_at),
             connection.ops.adapt_datetimefield_value(now),
+            *cap_params,
             account.pk,
             *audience_params,
         ]
@@ -151,6 +175,21 @@ def materialise(campaign_id: int) -> int:
         campaign.materialised_at = timezone.now()
         campaign.save(update_fields=["audience_count", "materialised_at", "updated_at"])
     return inserted
+
+
+def _own_zone_sql(alias: str) -> tuple[str, str, list]:
+    """The contact's (``alias``) own zone as materialise reads it, the way
+    compose.recipient_zones does: its "time_zone" attribute, when that names
+    a zone this server knows. (SQL of the value, SQL true when it is one,
+    the params of the second.)"""
+    zones = sorted(compliance.known_zones())
+    key = compliance.OWN_ZONE_ATTRIBUTE
+    if connection.vendor == "postgresql":
+        value = f"({alias}.attributes ->> '{key}')"
+        return value, f"COALESCE({value} = ANY(%s), FALSE)", [zones]
+    value = f"json_extract({alias}.attributes, '$.{key}')"
+    marks = ", ".join(["%s"] * len(zones))
+    return value, f"COALESCE({value} IN ({marks}), FALSE)", zones
 
 
 def campaign_resume(*, campaign: Campaign, user) -> Campaign:
@@ -206,8 +245,54 @@ def campaign_cancel(*, campaign: Campaign, user) -> int:
         Status.CANCELLED,
         reason="Campaign cancelled",
     )
-    if campaign.account.backend_class.capabilities.cancel:
+    if campaign.account.capabilities.cancel:
         enqueue("campaigns.tasks.cancel_at_provider", campaign.pk, on_commit=False)
+    return cancelled
+
+
+def _held_at_provider(campaign: Campaign, *, only_suppressed: bool = False):
+    """The campaign's messages a provider holds for a later time (of numbers
+    suppressed now, with ``only_suppressed``)."""
+    held = Message.objects.filter(
+        campaign=campaign, status=Status.ACCEPTED, is_test=False, not_before__gt=timezone.now()
+    ).exclude(provider_message_id="")
+    if only_suppressed:
+        held = held.filter(phone__in=Suppression.objects.values("phone"))
+    return held
+
+
+def cancel_at_provider(campaign: Campaign, *, only_suppressed: bool = False) -> int:
+    """Ask the provider to cancel the messages it holds for a cancelled
+    campaign (or, with ``only_suppressed``, those of numbers that opted out
+    since); only those it confirms are recorded as cancelled. The rest stay
+    accepted, and the campaign page counts them as still going out.
+    Returns how many were cancelled."""
+    from providers import services as provider_services
+    from providers.base import ProviderError, Unavailable
+
+    held = list(
+        _held_at_provider(campaign, only_suppressed=only_suppressed).values_list(
+            "provider_message_id", flat=True
+        )
+    )
+    if not held:
+        return 0
+    reason = ""
+    try:
+        confirmed = campaign.account.backend().cancel(held)
+    except ProviderError as error:
+        if isinstance(error, Unavailable):
+            provider_services.switch_off(campaign.account, error)
+        confirmed, reason = getattr(error, "cancelled", []), error.message
+    cancelled = cancelled_at_provider(campaign, confirmed)
+    audit.record(
+        "campaign.cancel_opted_out" if only_suppressed else "campaign.cancel_at_provider",
+        obj=campaign,
+        asked=len(held),
+        cancelled=cancelled,
+        still_going_out=len(held) - cancelled,
+        reason=reason or None,
+    )
     return cancelled
 
 
@@ -230,6 +315,25 @@ def cancelled_at_provider(campaign: Campaign, provider_ids: list[str]) -> int:
     )
 
 
+def cancel_opted_out_at_provider() -> int:
+    """Messages a provider holds for a later time (a campaign that handed
+    its schedule over) whose numbers are suppressed now: cancelled there,
+    where the account can cancel. Only what the provider confirms is
+    recorded as cancelled; returns how many."""
+    cancelled = 0
+    # Only a scheduled campaign's messages are still held: a running one's
+    # time has come and the provider has sent them.
+    held_by = Campaign.objects.filter(schedule_at_provider=True, state=State.SCHEDULED)
+    for campaign in held_by.select_related("account"):
+        if not campaign.account.capabilities.cancel:
+            held = _held_at_provider(campaign, only_suppressed=True).count()
+            if held:
+                audit.record("campaign.opted_out_held", obj=campaign, count=held)
+            continue
+        cancelled += cancel_at_provider(campaign, only_suppressed=True)
+    return cancelled
+
+
 def start_due_campaigns() -> list[int]:
     """Scheduled campaigns whose time has come start running."""
     due = list(
@@ -242,6 +346,25 @@ def start_due_campaigns() -> list[int]:
         state=State.RUNNING, updated_at=timezone.now()
     )
     return due
+
+
+def record_quiet_hours_lift(*, campaign: Campaign, user, before: tuple[bool, str] | None) -> None:
+    """Audit-log an Admin lifting a campaign's quiet hours (with the reason),
+    changing the reason, or restoring them; ``before`` is (lifted, reason)
+    as stored before the edit (None for a new campaign)."""
+    was_lifted, was_reason = before or (False, "")
+    now = (campaign.quiet_hours_lifted, campaign.quiet_hours_reason)
+    if now == (was_lifted, was_reason):
+        return
+    if campaign.quiet_hours_lifted:
+        audit.record(
+            "campaign.quiet_hours_lifted",
+            actor=user,
+            obj=campaign,
+            reason=campaign.quiet_hours_reason,
+        )
+    elif was_lifted:
+        audit.record("campaign.quiet_hours_restored", actor=user, obj=campaign)
 
 
 def test_send(*, campaign: Campaign, phone: str, user, default_region: str = "") -> Message:

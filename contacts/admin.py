@@ -2,7 +2,8 @@ from django.contrib import admin
 
 from smsportal import audit
 
-from .models import Contact, ContactList, ListMembership, Suppression
+from . import services
+from .models import Consent, ConsentEvent, Contact, ContactList, ListMembership, Suppression
 
 
 class MembershipInline(admin.TabularInline):
@@ -13,10 +14,30 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
-    list_display = ["phone", "first_name", "last_name", "country", "time_zone", "created_at"]
-    list_filter = ["country"]
+    list_display = [
+        "phone",
+        "first_name",
+        "last_name",
+        "country",
+        "time_zone",
+        "consent",
+        "created_at",
+    ]
+    list_filter = ["country", "consent"]
     search_fields = ["phone", "first_name", "last_name"]
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "consent" in form.changed_data or (not change and obj.consent != Consent.UNKNOWN):
+            # The history row and the audit entry, as for any other source.
+            services.consent_record(
+                phone=obj.phone,
+                state=obj.consent,
+                source=ConsentEvent.Source.ADMIN,
+                detail="Changed in the admin",
+                user=request.user,
+            )
 
     # Deleting contacts takes them out of their lists: recount those lists.
     def delete_model(self, request, obj):
@@ -64,3 +85,22 @@ class SuppressionAdmin(admin.ModelAdmin):
         for obj in queryset:
             audit.record("suppression.remove", actor=request.user, obj=obj, via="admin")
         super().delete_queryset(request, queryset)
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(admin.ModelAdmin):
+    """The history is evidence: read here, never edited."""
+
+    list_display = ["created_at", "contact", "state", "source", "detail", "created_by"]
+    list_filter = ["state", "source"]
+    search_fields = ["=contact__phone"]
+    raw_id_fields = ["contact"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,6 +1,14 @@
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce, Lower, Now
+
+
+class Consent(models.TextChoices):
+    """What a contact said about receiving marketing messages."""
+
+    OPTED_IN = "opted_in", "Opted in"
+    UNKNOWN = "unknown", "Unknown"
+    OPTED_OUT = "opted_out", "Opted out"
 
 
 class Contact(models.Model):
@@ -23,6 +31,11 @@ class Contact(models.Model):
     # summarise it well, and an import does not pay for a btree entry per row.
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The latest consent recorded (its history: ConsentEvent). A database
+    # default too: imports insert contacts in raw SQL.
+    consent = models.CharField(
+        max_length=10, choices=Consent.choices, default=Consent.UNKNOWN, db_default=Consent.UNKNOWN
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -130,6 +143,36 @@ class Suppression(models.Model):
 
     def __str__(self):
         return f"{self.phone} ({self.get_reason_display()})"
+
+
+class ConsentEvent(models.Model):
+    """One change of a contact's consent: what it became, where it came from
+    and who or what recorded it. Never edited; the latest is the contact's."""
+
+    class Source(models.TextChoices):
+        IMPORT = "import", "Import"
+        MANUAL = "manual", "Entered by hand"
+        KEYWORD = "keyword", "Keyword reply"
+        PAGE = "page", "Contact page"
+        ADMIN = "admin", "Admin"
+        API = "api", "API"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_events")
+    state = models.CharField(max_length=10, choices=Consent.choices)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    # Where exactly: "people.csv, row 12", "Replied STOP (inbound message 42)".
+    detail = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["contact", "-created_at"], name="consent_contact_time")]
+
+    def __str__(self):
+        return f"{self.contact_id}: {self.get_state_display()} ({self.get_source_display()})"
 
 
 class ContactImport(models.Model):

@@ -3,6 +3,7 @@
 A condition is a dict {"field", "op", "key", "value"}:
 
     country     in / not_in        value: "DE, FR"
+    consent     is / is_not        value: opted in, unknown or opted out
     attribute   equals / not_equals / contains / is_set / is_not_set
                                    key: the attribute, value: the text
     created     before / after     value: YYYY-MM-DD (the site's time zone)
@@ -28,10 +29,11 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from .imports import attribute_key
-from .models import Contact, ContactList, ListMembership, Segment
+from .models import Consent, Contact, ContactList, ListMembership, Segment
 
 FIELDS = {
     "country": ("Country", {"in": "is one of", "not_in": "is not one of"}),
+    "consent": ("Consent", {"is": "is", "is_not": "is not"}),
     "attribute": (
         "Attribute",
         {
@@ -89,6 +91,7 @@ def pick(objects, value: str, what: str) -> str:
 def value_suggestions() -> list[str]:
     """Names offered in the value box: lists, and what registered fields offer."""
     names = list(ContactList.objects.values_list("name", flat=True)[:200])
+    names += [label.lower() for label in Consent.labels]
     for condition in REGISTERED.values():
         names += list(condition.suggest())
     return names
@@ -129,6 +132,8 @@ def clean_condition(condition: dict) -> dict:
         if bad:
             raise ValidationError(f"Countries are two-letter codes (DE, FR); not {', '.join(bad)}.")
         value = ", ".join(codes)
+    elif name == "consent":
+        value = clean_consent(value)
     elif name == "created":
         try:
             datetime.strptime(value, "%Y-%m-%d")
@@ -141,12 +146,26 @@ def clean_condition(condition: dict) -> dict:
     return {"field": name, "op": op, "key": key if name == "attribute" else "", "value": value}
 
 
+def clean_consent(value: str) -> str:
+    """A consent state as typed ("opted in", "Opted_in", "unknown") as its
+    stored value."""
+    typed = " ".join(value.replace("_", " ").replace("-", " ").split()).casefold()
+    for state, label in Consent.choices:
+        if typed in (label.casefold(), state.replace("_", " ")):
+            return state
+    names = ", ".join(label.lower() for label in Consent.labels)
+    raise ValidationError(f"Consent is one of: {names}.")
+
+
 def condition_q(condition: dict) -> Q:
     name, op = condition["field"], condition["op"]
     key, value = condition.get("key", ""), condition.get("value", "")
     if name == "country":
         q = Q(country__in=[c.strip() for c in value.split(",") if c.strip()])
         return q if op == "in" else ~q
+    if name == "consent":
+        q = Q(consent=value)
+        return q if op == "is" else ~q
     if name == "attribute":
         path = f"attributes__{key}"
         if op in ("is_set", "is_not_set"):
@@ -197,4 +216,6 @@ def describe(condition: dict) -> str:
         value = REGISTERED[condition["field"]].describe(value)
     elif condition["field"] == "list":
         value = str(ContactList.objects.filter(pk=value).first() or f"#{value}")
+    elif condition["field"] == "consent":
+        value = dict(Consent.choices).get(value, value).lower()
     return f"{label} {op} {value}".strip()

@@ -17,7 +17,17 @@ from smsportal.phones import InvalidNumber, normalise
 
 from . import imports
 from .imports import ImportFileError
-from .models import Contact, ContactImport, ContactList, ListMembership, Segment, Suppression
+from .models import (
+    Consent,
+    ConsentEvent,
+    Contact,
+    ContactImport,
+    ContactList,
+    ListMembership,
+    Segment,
+    Suppression,
+)
+from .signals import numbers_suppressed
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +142,59 @@ def suppression_add(
     )
     if created:
         audit.record("suppression.add", actor=user, obj=suppression, reason=reason)
+        consent_record(
+            phone=number.e164,
+            state=Consent.OPTED_OUT,
+            source=ConsentEvent.Source.PAGE,
+            detail=f"Suppressed: {note}" if note else "Suppressed",
+            user=user,
+        )
+        announce_suppressed([number.e164])
     return suppression
+
+
+def announce_suppressed(phones: list[str] | None) -> None:
+    """Tell the apps above, once this transaction commits, that these
+    numbers (None: many, from an import) are suppressed, so messages handed
+    to a provider ahead of their time are cancelled there."""
+    transaction.on_commit(lambda: numbers_suppressed.send(sender=Suppression, phones=phones))
+
+
+# ---------------------------------------------------------------- consent
+
+
+def consent_record(
+    *, phone: str, state: str, source: str, detail: str = "", user=None
+) -> ConsentEvent | None:
+    """Record a change of consent for the contact with this number (if there
+    is one): its history gains a row and its consent becomes ``state``.
+    Returns the history row."""
+    contact = Contact.objects.filter(phone=phone).only("id", "consent").first()
+    if contact is None:
+        return None
+    event = ConsentEvent.objects.create(
+        contact=contact, state=state, source=source, detail=detail[:255], created_by=user
+    )
+    Contact.objects.filter(pk=contact.pk).update(consent=state, updated_at=timezone.now())
+    audit.record(
+        "contact.consent",
+        actor=user,
+        obj=contact,
+        state=state,
+        source=source,
+        detail=detail[:255],
+    )
+    return event
+
+
+def consent_set(*, contact: Contact, state: str, note: str = "", user) -> ConsentEvent:
+    """A person records a contact's consent on its page."""
+    if state not in Consent.values:
+        raise ValueError(f"unknown consent state {state!r}")
+    detail = note.strip() or "Recorded on the contact page"
+    return consent_record(
+        phone=contact.phone, state=state, source=ConsentEvent.Source.PAGE, detail=detail, user=user
+    )
 
 
 def suppression_remove(*, suppression: Suppression, user) -> None:
@@ -362,6 +424,7 @@ def import_run(import_id: int) -> ContactImport | None:
     )
     if suppress and summary.added:
         audit.record("suppression.import", actor=job.created_by, obj=job, count=summary.added)
+        announce_suppressed(None)
     if job.contact_list_id and not suppress:
         ContactList.recount_members([job.contact_list_id])
     job.refresh_from_db()

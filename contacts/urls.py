@@ -16,6 +16,7 @@ urlpatterns = [
     path("imports/<int:pk>/errors.csv", views.import_errors, name="import_errors"),
     path("contacts/", views.contact_index, name="contacts"),
     path("contacts/<int:pk>/", views.contact_detail, name="contact"),
+    path("contacts/<int:pk>/consent/", views.contact_consent, name="contact_consent"),
     path("segments/", views.segment_index, name="segments"),
     path("segments/new/", views.segment_edit, name="segment_create"),
     path("segments/<int:pk>/", views.segment_detail, name="segment"),

@@ -4,7 +4,13 @@ from dataclasses import dataclass
 from functools import cache
 
 import phonenumbers
-from phonenumbers import PhoneMetadata, PhoneNumberType, phonenumberutil, re_util
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    PhoneMetadata,
+    PhoneNumberType,
+    phonenumberutil,
+    re_util,
+)
 from phonenumbers import timezone as pn_timezone
 
 # phonenumbers recompiles its metadata patterns through re's small cache;
@@ -118,6 +124,79 @@ def _time_zone(parsed, number_type) -> str:
     if not pn_timezone.is_number_type_geographical(number_type, parsed.country_code):
         _COUNTRY_ZONES[parsed.country_code] = zone
     return zone
+
+
+def time_zones(e164: str) -> tuple[str, ...]:
+    """Every time zone phonenumbers gives the number, which for a number not
+    tied to a place (most mobiles) is every zone of its country code: all of
+    Russia's and Kazakhstan's for +7 9…, all of North America's for a
+    Caribbean mobile. Empty when it knows none."""
+    try:
+        parsed = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return ()
+    return _known(pn_timezone.time_zones_for_number(parsed))
+
+
+def area_time_zones(e164: str) -> tuple[str, ...]:
+    """The zones of the number's longest known prefix (its area code),
+    whatever the kind of number: narrower than ``time_zones`` for mobiles of
+    a country code shared by many zones."""
+    try:
+        parsed = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return ()
+    return _known(pn_timezone.time_zones_for_geographical_number(parsed))
+
+
+def prefix_time_zones(e164: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the zones of the number's longest known prefix, the zones of its
+    country code), from its first digits, without parsing it: its
+    ``time_zones`` are the first for a number tied to a place, the second
+    for any other. Numbers sharing the first ``ZONE_PREFIX_DIGITS`` digits
+    share both."""
+    digits = e164.lstrip("+")[:ZONE_PREFIX_DIGITS]
+    area: tuple[str, ...] = ()
+    for n in range(len(digits), 0, -1):
+        if digits[:n] in pn_timezone.TIMEZONE_DATA:
+            area = _known(pn_timezone.TIMEZONE_DATA[digits[:n]])
+            break
+    code = next(
+        (digits[:n] for n in (1, 2, 3) if int(digits[:n] or 0) in COUNTRY_CODE_TO_REGION_CODE),
+        "",
+    )
+    return area, _known(pn_timezone.TIMEZONE_DATA.get(code, ()))
+
+
+# The longest prefix phonenumbers keeps time zones for.
+ZONE_PREFIX_DIGITS = pn_timezone.TIMEZONE_LONGEST_PREFIX
+
+
+def _known(zones) -> tuple[str, ...]:
+    return tuple(z for z in zones if z != pn_timezone.UNKNOWN_TIMEZONE)
+
+
+def zone_sets(country: str, first_zone: str) -> frozenset[tuple[str, ...]]:
+    """Every set of zones (``time_zones``) a number of ``country`` may have
+    whose first zone, the one ``normalise`` keeps, is ``first_zone``: from
+    that zone alone it is known whether the number may also be in others."""
+    if not country:
+        return frozenset()
+    code = phonenumbers.country_code_for_region(country.upper())
+    return _zone_sets_by_first(code).get(first_zone, frozenset()) if code else frozenset()
+
+
+@cache
+def _zone_sets_by_first(calling_code: int) -> dict[str, frozenset[tuple[str, ...]]]:
+    # Calling codes are prefix-free: every prefix starting with this one is
+    # a number of this code.
+    code = str(calling_code)
+    found: dict[str, set[tuple[str, ...]]] = {}
+    for prefix, zones in pn_timezone.TIMEZONE_DATA.items():
+        zones = _known(zones)
+        if prefix.startswith(code) and zones:
+            found.setdefault(zones[0], set()).add(zones)
+    return {first: frozenset(sets) for first, sets in found.items()}
 
 
 @cache

@@ -31,6 +31,15 @@ def eager_celery(request, settings):
     celery_app.conf.task_always_eager = False
 
 
+@pytest.fixture(autouse=True)
+def compliance_rules_off(settings):
+    """Quiet hours depend on the time of day a test runs, and the opt-out
+    check adds a warning to every text without an instruction: both are off
+    unless a test switches them on (tests/campaigns/test_compliance.py)."""
+    settings.QUIET_HOURS_ENABLED = False
+    settings.OPT_OUT_CHECK = False
+
+
 def make_user(username, role=None, **extra):
     user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, **extra)
     if role:
