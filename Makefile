@@ -20,7 +20,8 @@ install: $(BIN)/.installed
 
 run: $(BIN)/.installed
 	mkdir -p var
-	$(BIN)/python manage.py init_env
+	# Writes .env (with its SECRET_KEY) on first start: until then, DEBUG.
+	DEBUG=true $(BIN)/python manage.py init_env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo
 	$(BIN)/python manage.py runstack

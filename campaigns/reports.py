@@ -11,14 +11,18 @@ import datetime as dt
 import logging
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from providers.base import StatusReport, WebhookRejected, WebhookRequest
+from providers import services as provider_services
+from providers.base import ProviderError, StatusReport, WebhookRejected, WebhookRequest
 from providers.models import ProviderAccount, WebhookInbox
+from providers.screening import ref_number
+from providers.status import Status
 from smsportal.celery import enqueue
 
-from .delivery import Event, Update, apply_updates, insert_events
+from .delivery import Event, Update, apply_updates, bulk_status_change, insert_events
 from .inbound import ingest_inbound
 from .models import Message, MessageEvent
 
@@ -72,6 +76,11 @@ def apply_stored_webhooks(*, batch: int = APPLY_BATCH) -> int:
 
 
 def _apply_stored_batch(batch: int) -> int:
+    """Apply up to ``batch`` stored callbacks in one transaction and delete
+    them. A callback that cannot be applied (refused when read again, or
+    failing in the status path) is set aside with its error, and the rest
+    of the batch is applied without it: one bad callback never holds up the
+    ones after it."""
     with transaction.atomic():
         rows = list(
             # Only the stored rows: locking the account row too would make
@@ -82,62 +91,131 @@ def _apply_stored_batch(batch: int) -> int:
         )
         if not rows:
             return 0
-        by_account: dict[int, list] = {}
-        for row in rows:
-            by_account.setdefault(row.account_id, []).append(row)
-        for stored in by_account.values():
-            account = stored[0].account
-            if not account.enabled:
-                # Disabled after the callback came in: it changes nothing.
-                log.warning("%d stored callback(s) for disabled %s dropped", len(stored), account)
-                continue
-            backend = account.backend()
-            reports, inbound = [], []
-            for row in stored:
-                request = WebhookRequest(
-                    method=row.method,
-                    content_type=row.content_type,
-                    body=bytes(row.body),
-                    query=row.query,
-                    form=row.form,
-                    headers=row.headers,
-                    event=row.event,
-                )
+        parsed, failed = _parse_stored(rows)
+        try:
+            with transaction.atomic():
+                _ingest_parsed(parsed)
+        except _DATABASE_TROUBLE:
+            raise
+        except Exception:
+            # One of them, at least, cannot be applied: each on its own then.
+            log.warning("a batch of stored callbacks failed; applying them one by one")
+            for item in parsed:
                 try:
-                    result = backend.parse_webhook(request)
-                except WebhookRejected as exc:
-                    # Accepted once, so this can only follow a change of the
-                    # account's settings: kept in the log, not applied.
-                    log.warning("stored callback %s for %s refused now: %s", row.pk, account, exc)
-                    continue
-                reports += result.reports
-                inbound += result.inbound
-            ingest_reports(account, reports, kind=MessageEvent.Kind.REPORT)
-            ingest_inbound(account, inbound)
+                    with transaction.atomic():
+                        _ingest_parsed([item])
+                except _DATABASE_TROUBLE:
+                    raise
+                except Exception as exc:
+                    log.exception(
+                        "stored callback %s for %s set aside", item[0].pk, item[0].account
+                    )
+                    failed.append((item[0], f"{type(exc).__name__}: {exc}"))
+        if failed:
+            provider_services.set_aside(failed)
         WebhookInbox.objects.filter(id__in=[row.id for row in rows]).delete()
     return len(rows)
+
+
+# Errors that say the database is in trouble, not the callback: the batch is
+# left as it was, for the next run.
+_DATABASE_TROUBLE = (OperationalError, InterfaceError)
+
+
+def _parse_stored(rows: list[WebhookInbox]):
+    """Each stored callback read again by its account's backend: returns
+    [(row, result)] to apply and [(row, error)] to set aside."""
+    parsed, failed = [], []
+    backends = {}
+    for row in rows:
+        account = row.account
+        if not account.enabled:
+            # Disabled after the callback came in: it changes nothing.
+            log.warning("stored callback %s for disabled %s dropped", row.pk, account)
+            continue
+        if account.pk not in backends:
+            try:
+                backends[account.pk] = account.backend()
+            except Exception as exc:
+                # Its credentials cannot be read (a key taken out of
+                # CREDENTIALS_KEYS, say): its callbacks wait aside.
+                log.exception("no backend for %s", account)
+                backends[account.pk] = exc
+        if isinstance(backends[account.pk], Exception):
+            exc = backends[account.pk]
+            failed.append((row, f"The account's backend failed: {type(exc).__name__}: {exc}"))
+            continue
+        request = WebhookRequest(
+            method=row.method,
+            content_type=row.content_type,
+            body=bytes(row.body),
+            query=row.query,
+            form=row.form,
+            headers=row.headers,
+            event=row.event,
+        )
+        try:
+            parsed.append((row, provider_services.parse_webhook(backends[account.pk], request)))
+        except WebhookRejected as exc:
+            # Accepted once, so this follows a change of the account's
+            # settings, or it came in before the door refused its like.
+            log.warning("stored callback %s for %s refused now: %s", row.pk, account, exc)
+            failed.append((row, f"Refused when applied: {exc}"))
+    return parsed, failed
+
+
+def _ingest_parsed(parsed) -> None:
+    """Apply parsed callbacks, each account's reports and replies together."""
+    by_account: dict[int, tuple[ProviderAccount, list, list]] = {}
+    for row, result in parsed:
+        account, reports, inbound = by_account.setdefault(row.account_id, (row.account, [], []))
+        reports += result.reports
+        inbound += result.inbound
+    for account, reports, inbound in by_account.values():
+        ingest_reports(account, reports, kind=MessageEvent.Kind.REPORT)
+        ingest_inbound(account, inbound)
+
+
+# Ids per query when matching reports (SQLite takes at most 32,766 parameters
+# in a statement).
+MATCH_CHUNK = 5000
+# Reports for unknown messages kept one by one, per call; beyond this, the
+# call records one summary event instead (a callback naming 60,000 unknown
+# ids is not 60,000 history rows).
+UNKNOWN_EVENTS = 20
 
 
 def _match(account: ProviderAccount, reports: list[StatusReport]) -> dict[int, int]:
     """Map report index -> message id, by provider ID or by our own reference
     (which some providers echo back, and which is all we have when a report
     beats the submit response)."""
-    provider_ids = {r.provider_message_id for r in reports if r.provider_message_id}
-    by_provider_id = dict(
-        Message.objects.filter(account=account, provider_message_id__in=provider_ids)
-        # Stated, so the planner uses the partial unique index (it cannot
-        # prove it from an IN list of more than 100 values).
-        .exclude(provider_message_id="")
-        .values_list("provider_message_id", "id")
-    )
-    refs = {int(r.ref) for r in reports if r.ref and r.ref.isdigit()}
-    by_ref = set(Message.objects.filter(account=account, id__in=refs).values_list("id", flat=True))
+    provider_ids = sorted({r.provider_message_id for r in reports if r.provider_message_id})
+    by_provider_id = {}
+    for start in range(0, len(provider_ids), MATCH_CHUNK):
+        by_provider_id.update(
+            Message.objects.filter(
+                account=account, provider_message_id__in=provider_ids[start : start + MATCH_CHUNK]
+            )
+            # Stated, so the planner uses the partial unique index (it cannot
+            # prove it from an IN list of more than 100 values).
+            .exclude(provider_message_id="")
+            .values_list("provider_message_id", "id")
+        )
+    refs = [ref_number(r.ref) for r in reports]
+    wanted = sorted({ref for ref in refs if ref is not None})
+    by_ref = set()
+    for start in range(0, len(wanted), MATCH_CHUNK):
+        by_ref.update(
+            Message.objects.filter(
+                account=account, id__in=wanted[start : start + MATCH_CHUNK]
+            ).values_list("id", flat=True)
+        )
     matched = {}
     for index, r in enumerate(reports):
         if r.provider_message_id in by_provider_id:
             matched[index] = by_provider_id[r.provider_message_id]
-        elif r.ref.isdigit() and int(r.ref) in by_ref:
-            matched[index] = int(r.ref)
+        elif refs[index] in by_ref:
+            matched[index] = refs[index]
     return matched
 
 
@@ -149,17 +227,7 @@ def ingest_reports(account: ProviderAccount, reports: list[StatusReport], *, kin
     updates, unknown = [], []
     for index, r in enumerate(reports):
         if index not in matched:
-            unknown.append(
-                Event(
-                    None,
-                    account.pk,
-                    r.provider_message_id or r.ref,
-                    kind,
-                    r.status,
-                    False,
-                    r.raw if isinstance(r.raw, dict | list) else {"raw": str(r.raw)},
-                )
-            )
+            unknown.append(r)
             continue
         updates.append(
             Update(
@@ -179,8 +247,31 @@ def ingest_reports(account: ProviderAccount, reports: list[StatusReport], *, kin
         )
     if unknown:
         log.info("%d report(s) for unknown messages on %s", len(unknown), account)
-        insert_events(unknown)
+        insert_events(_unknown_events(account, unknown, kind))
     return apply_updates(updates)
+
+
+def _unknown_events(account: ProviderAccount, unknown: list[StatusReport], kind: str):
+    """History rows for reports that match no message: one each, or one
+    for them all when there are many."""
+    if len(unknown) <= UNKNOWN_EVENTS:
+        return [
+            Event(
+                None,
+                account.pk,
+                r.provider_message_id or r.ref,
+                kind,
+                r.status,
+                False,
+                r.raw if isinstance(r.raw, dict | list) else {"raw": str(r.raw)},
+            )
+            for r in unknown
+        ]
+    summary = {
+        "unknown_reports": len(unknown),
+        "first_ids": [r.provider_message_id or r.ref for r in unknown[:UNKNOWN_EVENTS]],
+    }
+    return [Event(None, account.pk, "", kind, "", False, summary)]
 
 
 def poll_account(account: ProviderAccount, *, limit: int = 1000) -> int:
@@ -201,6 +292,9 @@ def poll_account(account: ProviderAccount, *, limit: int = 1000) -> int:
             waiting = waiting.filter(submitted_at__lt=timezone.now() - POLL_FIRST_AFTER)
         waiting = list(
             waiting.exclude(provider_message_id="")
+            # Held by the provider until a later time (a schedule handed
+            # over): nothing to report before then.
+            .exclude(not_before__gt=timezone.now())
             .order_by("submitted_at")
             .values_list("provider_message_id", flat=True)[:limit]
         )
@@ -209,3 +303,62 @@ def poll_account(account: ProviderAccount, *, limit: int = 1000) -> int:
     applied += ingest_reports(account, backend.pull_reports(), kind="poll")
     ingest_inbound(account, backend.pull_inbound())
     return applied
+
+
+def report_deadline(account: ProviderAccount) -> dt.timedelta:
+    """How long a message may wait for its report on this account: the
+    account's ``no_report_after_hours`` option, else NO_REPORT_AFTER_HOURS."""
+    hours = account.options.get("no_report_after_hours") if account.options else None
+    try:
+        hours = float(hours)
+    except (TypeError, ValueError):
+        hours = settings.NO_REPORT_AFTER_HOURS
+    if not 0 < hours <= 24 * 365:
+        hours = settings.NO_REPORT_AFTER_HOURS
+    return dt.timedelta(hours=hours)
+
+
+def mark_unreported(*, now: dt.datetime | None = None, ask_limit: int = 1000) -> int:
+    """Messages accepted longer ago than their account's report deadline:
+    the provider is asked where it can be (polling), and what is still
+    without an outcome becomes "no report", counted on the campaign's page.
+    (A message the provider holds for a later time counts from that time.)
+    Returns how many were marked."""
+    now = now or timezone.now()
+    marked = 0
+    for account in ProviderAccount.objects.filter(enabled=True):
+        hours = report_deadline(account)
+        cutoff = now - hours
+        overdue = Message.objects.filter(
+            account=account, status=Status.ACCEPTED, submitted_at__lt=cutoff
+        ).filter(Q(not_before__isnull=True) | Q(not_before__lt=cutoff))
+        backend = account.backend()
+        if backend.capabilities.polling:
+            ids = list(
+                overdue.exclude(provider_message_id="")
+                .order_by("submitted_at")
+                .values_list("provider_message_id", flat=True)[:ask_limit]
+            )
+            if ids:
+                try:
+                    ingest_reports(account, backend.poll_statuses(ids), kind="poll")
+                except NotImplementedError:
+                    pass
+                except ProviderError as exc:
+                    log.warning("asking %s about overdue messages failed: %s", account, exc)
+                    if not exc.permanent:
+                        # Not answered this time: asked again on the next run.
+                        continue
+        marked += bulk_status_change(
+            overdue,
+            Status.NO_REPORT,
+            reason=f"No delivery report from the provider within {_hours(hours)}.",
+        )
+    if marked:
+        log.info("%d message(s) marked as without a report", marked)
+    return marked
+
+
+def _hours(deadline: dt.timedelta) -> str:
+    hours = deadline.total_seconds() / 3600
+    return f"{hours:g} hour{'s' if hours != 1 else ''}"

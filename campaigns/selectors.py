@@ -14,7 +14,10 @@ from providers.status import Status
 from .models import CampaignCounter, Message
 
 CENT_THOUSANDTHS = Decimal("0.00001")
-SENT = (Status.ACCEPTED, Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED, Status.REJECTED)
+# What the provider said became of a message.
+OUTCOMES = (Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED, Status.REJECTED)
+# Given to the provider: waiting for its report, none came in time, or an outcome.
+SENT = (Status.ACCEPTED, Status.NO_REPORT, *OUTCOMES)
 
 
 @dataclass
@@ -42,7 +45,7 @@ class Counts:
 
     @property
     def delivery_rate(self) -> float | None:
-        finished = sum(self.get(s) for s in SENT if s != Status.ACCEPTED)
+        finished = sum(self.get(s) for s in OUTCOMES)
         return self.get(Status.DELIVERED) / finished if finished else None
 
     def rows(self):
@@ -119,7 +122,7 @@ def rollup(*, since, until=None) -> Rollup:
     counts = Counts()
     per_day: dict = defaultdict(lambda: [0, 0, 0, Decimal(0)])
     per_account: dict = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
-    finished = {s for s in SENT if s != Status.ACCEPTED}
+    finished = set(OUTCOMES)
     for row in rows.values("day", "account_id", "status").annotate(**sums):
         status, n = row["status"], row["n"] or 0
         counts.by_status[status] = counts.by_status.get(status, 0) + n
@@ -163,7 +166,7 @@ def campaign_by_day(campaign_id: int) -> list[tuple]:
         .values("day", "status")
         .annotate(n=Sum("count"), act=Sum("actual_cost"))
     )
-    finished = {s for s in SENT if s != Status.ACCEPTED}
+    finished = set(OUTCOMES)
     per_day: dict = defaultdict(lambda: [0, 0, 0, Decimal(0)])
     for row in rows:
         day, n = per_day[row["day"]], row["n"] or 0

@@ -8,10 +8,12 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
+from providers import services as provider_services
+from providers.base import Unavailable
 from providers.models import ProviderAccount
 
-from . import dispatch, reports, services
-from .models import Campaign, Message
+from . import dispatch, replies, reports, services
+from .models import Campaign
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +71,7 @@ def squash_counters() -> None:
 @shared_task(ignore_result=True)
 def cancel_at_provider(campaign_id: int) -> None:
     """Cancel messages already scheduled at the provider."""
-    campaign = Campaign.objects.select_related("account").get(pk=campaign_id)
-    ids = list(
-        Message.objects.filter(campaign=campaign, status="accepted", not_before__gt=timezone.now())
-        .exclude(provider_message_id="")
-        .values_list("provider_message_id", flat=True)
-    )
-    if ids:
-        services.cancelled_at_provider(campaign, campaign.account.backend().cancel(ids))
+    services.cancel_at_provider(Campaign.objects.select_related("account").get(pk=campaign_id))
 
 
 @shared_task(ignore_result=True)
@@ -104,6 +99,10 @@ def poll_statuses() -> None:
                 continue
             try:
                 reports.poll_account(account)
+            except Unavailable as error:
+                # The provider has no such call for this account: polling is
+                # switched off for it, with a notice on its page.
+                provider_services.switch_off(account, error)
             except Exception:
                 log.exception("polling %s failed", account)
     finally:
@@ -115,3 +114,28 @@ def apply_webhooks() -> None:
     """Apply the callbacks the webhook stored (queued when one is stored,
     and every few seconds by beat in case a worker died while applying)."""
     reports.apply_stored_webhooks()
+
+
+@shared_task(ignore_result=True)
+def send_keyword_reply(message_id: int) -> None:
+    """Send one confirmation of a keyword reply (logged when it came in)."""
+    replies.send_reply(message_id)
+
+
+@shared_task(ignore_result=True)
+def cancel_opted_out() -> None:
+    """Cancel at the provider messages it holds for a later time whose
+    numbers have been suppressed since they were handed over."""
+    services.cancel_opted_out_at_provider()
+
+
+@shared_task(ignore_result=True)
+def mark_unreported() -> None:
+    """Messages whose report is overdue: ask the provider where it can be
+    asked, then mark what is left as without a report."""
+    if not cache.add("lock:mark_unreported", 1, timeout=600):
+        return
+    try:
+        reports.mark_unreported()
+    finally:
+        cache.delete("lock:mark_unreported")

@@ -2,6 +2,7 @@ from django.contrib import messages as flash
 from django.db.models import Exists, OuterRef
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -18,7 +19,7 @@ from .forms import (
     SuppressionForm,
 )
 from .imports import ImportFileError
-from .models import Contact, ContactImport, ContactList, Segment, Suppression
+from .models import Consent, Contact, ContactImport, ContactList, Segment, Suppression
 
 PAGE = 50
 
@@ -60,7 +61,10 @@ def list_index(request):
             "form": form,
             "lists": lists,
             "segments": Segment.objects.all()[:50],
-            "imports": ContactImport.objects.select_related("contact_list")[:5],
+            # What a first look kept of each file is for its own page only.
+            "imports": ContactImport.objects.select_related("contact_list").defer(
+                "columns", "sample_rows", "mapping"
+            )[:5],
             "suppressed": Suppression.objects.count(),
         },
     )
@@ -166,7 +170,7 @@ def list_remove(request, pk):
 
 
 def list_export(request, pk):
-    roles.require(roles.can_export, request.user)
+    roles.require(roles.can_export_csv, request.user)
     contact_list = get_object_or_404(ContactList, pk=pk)
     contacts = Contact.objects.filter(listmembership__contact_list=contact_list)
     return exports.csv_response(exports.contact_rows(contacts), f"list-{contact_list.name}")
@@ -305,8 +309,25 @@ def contact_detail(request, pk):
             "messages_page": page,
             "next_url": next_url,
             "attributes": sorted(contact.attributes.items()),
+            "consent_events": contact.consent_events.select_related("created_by")[:50],
+            "consent_choices": Consent.choices,
         },
     )
+
+
+@require_POST
+def contact_consent(request, pk):
+    roles.require(roles.can_send, request.user)
+    contact = get_object_or_404(Contact, pk=pk)
+    state = request.POST.get("state", "")
+    if state not in Consent.values:
+        flash.error(request, "Choose opted in, unknown or opted out.")
+    else:
+        services.consent_set(
+            contact=contact, state=state, note=request.POST.get("note", "")[:200], user=request.user
+        )
+        flash.success(request, f"Consent recorded: {Consent(state).label}.")
+    return redirect(reverse("contacts:contact", args=[contact.pk]) + "#consent")
 
 
 # --------------------------------------------------------------- segments
@@ -373,7 +394,7 @@ def segment_detail(request, pk):
 
 
 def segment_export(request, pk):
-    roles.require(roles.can_export, request.user)
+    roles.require(roles.can_export_csv, request.user)
     segment = get_object_or_404(Segment, pk=pk)
     return exports.csv_response(
         exports.contact_rows(segments.contacts(segment)), f"segment-{segment.name}"
@@ -445,5 +466,5 @@ def suppression_remove(request, pk):
 
 
 def suppression_export(request):
-    roles.require(roles.can_export, request.user)
+    roles.require(roles.can_export_csv, request.user)
     return exports.csv_response(exports.suppression_rows(), "suppressions")

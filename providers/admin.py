@@ -1,11 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
 
-from smsportal import audit
+from smsportal import audit, roles
 from smsportal.admin import ReadOnlyAdmin
 
 from . import services
-from .models import InboundMessage, ProviderAccount, RateCardEntry, WebhookInbox
+from .models import FailedCallback, InboundMessage, ProviderAccount, RateCardEntry, WebhookInbox
 
 
 class RateInline(admin.TabularInline):
@@ -90,3 +90,57 @@ class WebhookInboxAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "account", "event", "reports"]
     list_filter = ["account"]
     exclude = ["body"]
+
+
+@admin.register(FailedCallback)
+class FailedCallbackAdmin(admin.ModelAdmin):
+    """Callbacks the worker could not apply, kept for review: Admins look at
+    them, apply them again once the cause is fixed, or delete them."""
+
+    list_display = ["failed_at", "account", "event", "reports", "short_error"]
+    list_filter = ["account"]
+    readonly_fields = [
+        "account",
+        "method",
+        "content_type",
+        "received_at",
+        "failed_at",
+        "event",
+        "reports",
+        "error",
+        "body_text",
+        "query",
+        "form",
+        "headers",
+    ]
+    exclude = ["body"]
+    actions = ["apply_again"]
+
+    @admin.display(description="Error")
+    def short_error(self, obj):
+        return obj.error[:120]
+
+    @admin.display(description="Body (first 20,000 characters)")
+    def body_text(self, obj):
+        return bytes(obj.body)[:20_000].decode("utf-8", errors="replace")
+
+    def has_module_permission(self, request):
+        return roles.can_administer(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return roles.can_administer(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return roles.can_administer(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Apply again")
+    def apply_again(self, request, queryset):
+        moved = services.apply_again(queryset)
+        audit.record("callback.apply_again", actor=request.user, count=moved)
+        self.message_user(request, f"{moved} callback(s) put back to be applied.")

@@ -18,6 +18,10 @@ class Status(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
     # The provider took it (and may have passed it to the operator).
     ACCEPTED = "accepted", "Accepted"
+    # Accepted, and no report came in the account's time (nor an answer when
+    # the provider was asked): the outcome is unknown. A report that still
+    # comes moves it on.
+    NO_REPORT = "no_report", "No report"
     # The handset got it.
     DELIVERED = "delivered", "Delivered"
     # The operator could not deliver it (absent subscriber, bad number...).
@@ -41,19 +45,27 @@ RANK = {
     Status.SENDING: 1,
     Status.UNKNOWN: 2,
     Status.ACCEPTED: 3,
-    Status.DELIVERED: 4,
-    Status.UNDELIVERED: 4,
-    Status.EXPIRED: 4,
-    Status.REJECTED: 4,
-    Status.FAILED: 4,
-    Status.CANCELLED: 4,
-    Status.SKIPPED: 4,
+    Status.NO_REPORT: 4,
+    Status.DELIVERED: 5,
+    Status.UNDELIVERED: 5,
+    Status.EXPIRED: 5,
+    Status.REJECTED: 5,
+    Status.FAILED: 5,
+    Status.CANCELLED: 5,
+    Status.SKIPPED: 5,
 }
 
-FINAL = frozenset(s for s, r in RANK.items() if r == 4)
+FINAL = frozenset(s for s, r in RANK.items() if r == max(RANK.values()))
 # States a provider has (or may have) the message in.
 SUBMITTED = frozenset(
-    {Status.ACCEPTED, Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED, Status.REJECTED}
+    {
+        Status.ACCEPTED,
+        Status.NO_REPORT,
+        Status.DELIVERED,
+        Status.UNDELIVERED,
+        Status.EXPIRED,
+        Status.REJECTED,
+    }
 )
 
 

@@ -13,6 +13,7 @@ import logging
 import time
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
@@ -26,8 +27,9 @@ from .services import accept_webhook
 log = logging.getLogger(__name__)
 
 # Providers batch at most a few hundred reports per call; anything far larger
-# is not a report.
-MAX_BODY = 5 * 1024 * 1024
+# is not a report. Django will not read a larger body into memory either
+# (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default): both answer 413.
+MAX_BODY = 2_621_440
 
 
 # Accounts by webhook secret, for a moment: a burst of callbacks looks its
@@ -77,6 +79,19 @@ def _basic_auth_ok(account: ProviderAccount, request) -> bool:
     return hmac.compare_digest(given.encode(), f"{user}:{password}".encode())
 
 
+def _declared_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _too_large() -> HttpResponse:
+    return HttpResponse(
+        f"too large: at most {MAX_BODY:,} bytes", status=413, content_type="text/plain"
+    )
+
+
 @login_not_required
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
@@ -88,12 +103,18 @@ def webhook(request, secret: str, event: str = ""):
         response = HttpResponse("authentication required", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Basic realm="smsportal webhooks"'
         return response
-    if int(request.headers.get("Content-Length") or 0) > MAX_BODY:
-        return HttpResponse("too large", status=413, content_type="text/plain")
-    body = request.body
-    form = {}
-    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = {k: request.POST.get(k) for k in request.POST}
+    if _declared_length(request) > MAX_BODY:
+        return _too_large()
+    try:
+        body = request.body
+        form = {}
+        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = {k: request.POST.get(k) for k in request.POST}
+    except RequestDataTooBig:
+        return _too_large()
+    except SuspiciousOperation as exc:
+        # Too many form fields, a broken multipart body.
+        return HttpResponse(f"refused: {exc}"[:300], status=400, content_type="text/plain")
     hook = WebhookRequest(
         method=request.method,
         content_type=request.content_type or "",

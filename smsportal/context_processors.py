@@ -8,4 +8,5 @@ def roles_context(request):
         "can_send": roles.can_send(user),
         "can_administer": roles.can_administer(user),
         "can_export": roles.can_export(user),
+        "can_export_csv": roles.can_export_csv(user),
     }

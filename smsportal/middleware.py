@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.utils.cache import patch_cache_control
 
 from . import roles
 
@@ -42,3 +44,19 @@ class RejectNullBytesMiddleware:
                 return JsonResponse({"detail": message}, status=400)
             return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """Pages and exports carry contact data (numbers, names, message texts):
+    no browser or proxy keeps a copy (``Cache-Control: no-store``). Only our
+    static files may be cached."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.static = "/" + settings.STATIC_URL.lstrip("/")
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith(self.static):
+            patch_cache_control(response, no_store=True)
+        return response

@@ -3,7 +3,8 @@
 Roles are Django groups (created by a migration):
 - Admin: everything, including provider accounts and approvals.
 - Campaign manager: contacts, lists, campaigns, test and live sends.
-- Analyst: reads everything, exports; cannot change or send anything.
+- Analyst: reads everything, holds API tokens; cannot change or send anything.
+Every role may export what it reads as CSV, on the pages and through the API.
 Superusers count as Admin.
 """
 
@@ -42,7 +43,14 @@ def can_administer(user) -> bool:
 
 
 def can_export(user) -> bool:
+    """Hold API tokens (a Campaign manager reads the API through the browser)."""
     return role_of(user) in (ADMIN, ANALYST)
+
+
+def can_export_csv(user) -> bool:
+    """Download as CSV what they can read (lists, segments, suppressions):
+    every role, on the pages as through the API, which every role reads."""
+    return can_view(user)
 
 
 def require(check, user) -> None:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -13,11 +14,37 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-change-me")
+# Signs sessions, CSRF tokens and password-reset links, and (without
+# CREDENTIALS_KEYS) derives the key of provider credentials: a site that is
+# not in DEBUG refuses to start without its own.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it in the environment or in .env (a long random "
+            "string), or set DEBUG=true for a development install."
+        )
+    SECRET_KEY = "insecure-development-key-change-me"
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+
+def listening_url(addr: str) -> str:
+    """The URL of the address `make run` serves on (RUN_ADDR: host:port, or
+    a port on loopback, as runserver takes it)."""
+    addr = addr.strip() or "127.0.0.1:8000"
+    return f"http://127.0.0.1:{addr}" if addr.isdigit() else f"http://{addr}"
+
+
+# The address `make run` serves on.
+RUN_ADDR = env.str("RUN_ADDR", default="127.0.0.1:8000")
 # Where providers reach us: used to build the webhook URLs we give them.
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Unset, the address the server listens on (the account page then warns
+# that a provider may not reach it).
+PUBLIC_BASE_URL_SET = bool(env.str("PUBLIC_BASE_URL", default="").strip())
+PUBLIC_BASE_URL = (
+    env.str("PUBLIC_BASE_URL", default="").strip() or listening_url(RUN_ADDR)
+).rstrip("/")
 # Fernet key(s) for provider credentials at rest; the first one encrypts, all
 # of them decrypt (so a key can be rotated).
 CREDENTIALS_KEYS = env.list("CREDENTIALS_KEYS", default=[])
@@ -44,6 +71,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Nothing but static files is kept by a browser's or a proxy's cache.
+    "smsportal.middleware.NoStoreMiddleware",
     "smsportal.middleware.RejectNullBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -100,6 +129,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Email (e.g. smtp+tls://user:password@mail.example.com:587): it sends the
+# password-reset links. Without it no email is sent and the password-reset
+# pages are off (an Admin sets a new password instead).
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update(env.email_url("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="smsportal@localhost")
+PASSWORD_RESET_ENABLED = bool(EMAIL_URL)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -197,10 +234,16 @@ CELERY_BEAT_SCHEDULE = {
     "apply-webhooks": {"task": "campaigns.tasks.apply_webhooks", "schedule": 10.0},
     "provider-views": {"task": "campaigns.tasks.refresh_provider_views", "schedule": 60.0},
     "squash-counters": {"task": "campaigns.tasks.squash_counters", "schedule": 30.0},
+    "mark-unreported": {"task": "campaigns.tasks.mark_unreported", "schedule": 600.0},
 }
 # Seconds a stored provider callback waits before a worker applies it, so a
 # burst of callbacks is applied in a few large batches.
 WEBHOOK_APPLY_DELAY = env.float("WEBHOOK_APPLY_DELAY", default=1.0)
+# Hours a message may stay "accepted" without a delivery report: then the
+# provider is asked where it can be, and what is still open is marked "no
+# report". An account's option no_report_after_hours (set in the admin)
+# gives its own.
+NO_REPORT_AFTER_HOURS = env.float("NO_REPORT_AFTER_HOURS", default=72.0)
 # Where a shared lock or throughput limiter lives; empty means the database.
 REDIS_URL = env.str("REDIS_URL", default="")
 
@@ -217,6 +260,9 @@ DISPATCH_WAVE_REQUESTS = env.int("DISPATCH_WAVE_REQUESTS", default=250)
 DISPATCH_TIME_BUDGET = env.float("DISPATCH_TIME_BUDGET", default=20.0)
 # Failed provider calls in a row before a campaign pauses itself.
 DISPATCH_MAX_FAILURES = env.int("DISPATCH_MAX_FAILURES", default=5)
+# Recipients refused in a row with the same code their provider's backend
+# does not know, after which the campaign pauses with the provider's words.
+DISPATCH_UNKNOWN_REFUSALS = env.int("DISPATCH_UNKNOWN_REFUSALS", default=20)
 # Seconds a message may stay "sending" before recovery treats its worker as
 # dead and reconciles it with the provider.
 DISPATCH_STUCK_AFTER = env.int("DISPATCH_STUCK_AFTER", default=300)
@@ -225,6 +271,11 @@ DISPATCH_STUCK_AFTER = env.int("DISPATCH_STUCK_AFTER", default=300)
 # reconciled, so the read timeout is generous.
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)
+# Where provider calls may go: https only (http where this allows it, for
+# testing), and only to public addresses, unless PROVIDER_ALLOWED_HOSTS names
+# the host or an address (or network) it resolves to.
+PROVIDER_ALLOW_HTTP = env.bool("PROVIDER_ALLOW_HTTP", default=False)
+PROVIDER_ALLOWED_HOSTS = env.list("PROVIDER_ALLOWED_HOSTS", default=[])
 # Seconds the sandbox provider waits before reporting delivery.
 SANDBOX_REPORT_DELAY = env.float("SANDBOX_REPORT_DELAY", default=2.0)
 # Contact imports: where uploaded files and their error reports are kept (web
@@ -235,10 +286,62 @@ CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=512 * 102
 CONTACT_IMPORT_PROCESSES = env.int("CONTACT_IMPORT_PROCESSES", default=0)
 # PostgreSQL work_mem for an import's merge (one transaction at a time).
 CONTACT_IMPORT_WORK_MEM = env.str("CONTACT_IMPORT_WORK_MEM", default="256MB")
-# Reply keywords that opt a number out.
+# What one import reads at most (a file beyond them is refused, saying which
+# limit): rows with a value, the last column a value may be in, cells in a
+# row (empty ones too), characters in a cell (Excel's own limit; a mapped
+# cell over 1,000 is a row error); for .xlsx, the bytes its parts unpack to
+# and how far one part may be compressed (checked before reading).
+CONTACT_IMPORT_MAX_ROWS = env.int("CONTACT_IMPORT_MAX_ROWS", default=5_000_000)
+CONTACT_IMPORT_MAX_COLUMNS = env.int("CONTACT_IMPORT_MAX_COLUMNS", default=200)
+CONTACT_IMPORT_MAX_CELLS_PER_ROW = env.int("CONTACT_IMPORT_MAX_CELLS_PER_ROW", default=16_384)
+CONTACT_IMPORT_MAX_CELL_CHARS = env.int("CONTACT_IMPORT_MAX_CELL_CHARS", default=32_767)
+CONTACT_IMPORT_XLSX_MAX_UNPACKED = env.int(
+    "CONTACT_IMPORT_XLSX_MAX_UNPACKED", default=1024 * 1024 * 1024
+)
+CONTACT_IMPORT_XLSX_MAX_RATIO = env.int("CONTACT_IMPORT_XLSX_MAX_RATIO", default=100)
+# Reply keywords, matched without regard to case, accents, surrounding
+# spaces and punctuation. An opt-out keyword is the first word of a reply
+# (opting out must never fail on a technicality); opt-in and help keywords
+# must be the whole reply ("yes, stop" never opts anyone in).
 STOP_KEYWORDS = env.list(
     "STOP_KEYWORDS", default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
 )
+# Opt-out words in other languages, added to STOP_KEYWORDS.
+STOP_KEYWORDS_LOCAL = env.list(
+    "STOP_KEYWORDS_LOCAL", default=["ABMELDEN", "ARRET", "BAJA", "STOPP", "DESISCRIVI"]
+)
+START_KEYWORDS = env.list("START_KEYWORDS", default=["START", "UNSTOP", "YES"])
+HELP_KEYWORDS = env.list("HELP_KEYWORDS", default=["HELP", "INFO"])
+# Confirmation replies, sent through the account and number a keyword came
+# to (an account may set its own texts; see the account page). Empty: none.
+KEYWORD_REPLY_STOP = env.str(
+    "KEYWORD_REPLY_STOP",
+    default=(
+        "You are unsubscribed and will get no more messages from us. Reply START to resubscribe."
+    ),
+)
+KEYWORD_REPLY_START = env.str("KEYWORD_REPLY_START", default="")
+KEYWORD_REPLY_HELP = env.str(
+    "KEYWORD_REPLY_HELP",
+    default="Marketing messages. Reply STOP to unsubscribe.",
+)
+
+# Quiet hours: no marketing message goes out between QUIET_HOURS_START and
+# QUIET_HOURS_END (HH:MM) in the recipient's local time, on top of each
+# campaign's delivery window; held messages wait until the quiet hours end
+# in every zone of their number. An Admin may lift them for one campaign.
+QUIET_HOURS_ENABLED = env.bool("QUIET_HOURS_ENABLED", default=True)
+QUIET_HOURS_START = env.str("QUIET_HOURS_START", default="21:00")
+QUIET_HOURS_END = env.str("QUIET_HOURS_END", default="08:00")
+# Frequency cap: at launch, a contact who already had FREQUENCY_CAP_MESSAGES
+# marketing messages in the last FREQUENCY_CAP_DAYS days is skipped.
+FREQUENCY_CAP_ENABLED = env.bool("FREQUENCY_CAP_ENABLED", default=False)
+FREQUENCY_CAP_MESSAGES = env.int("FREQUENCY_CAP_MESSAGES", default=4)
+FREQUENCY_CAP_DAYS = env.int("FREQUENCY_CAP_DAYS", default=7)
+# The composer warns when a marketing text has no opt-out instruction, and
+# offers to append OPT_OUT_INSTRUCTION.
+OPT_OUT_CHECK = env.bool("OPT_OUT_CHECK", default=True)
+OPT_OUT_INSTRUCTION = env.str("OPT_OUT_INSTRUCTION", default="Reply STOP to opt out")
 
 # The REST export (smsportal/api): read-only, token or session, JSON pages
 # and streamed CSV. No browsable API: its pages carry inline scripts.

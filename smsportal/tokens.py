@@ -69,7 +69,11 @@ def token_revoke(*, token: APIToken, user) -> APIToken:
 
 def token_authenticate(raw: str) -> APIToken | None:
     """The active token ``raw`` is, with its owner loaded; None when it is
-    unknown, revoked or its owner is deactivated."""
+    unknown, revoked or its owner is deactivated. A token acts with its
+    owner's role as it is now, read on every request: an owner who has a
+    role that holds no tokens now (a Campaign manager) is refused
+    (PermissionDenied), as one with no role at all is by the API, and the
+    token works again only if the role comes back."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
     token = (
@@ -79,6 +83,11 @@ def token_authenticate(raw: str) -> APIToken | None:
     )
     if token is None:
         return None
+    if roles.can_view(token.user) and not roles.can_export(token.user):
+        raise PermissionDenied(
+            "This token's owner is no longer an Admin or Analyst, whose roles hold API tokens; "
+            "the token works again only if an Admin gives that role back."
+        )
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
         APIToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -1,6 +1,9 @@
 """Pages that belong to no one app: the audit log and inbound messages."""
 
+import functools
+
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.shortcuts import render
@@ -136,3 +139,16 @@ def inbound_messages(request):
     if request.htmx and request.GET.get("part") != "page":
         return render(request, "smsportal/inbound.html#results", context)
     return render(request, "smsportal/inbound.html", context)
+
+
+def needs_email(view):
+    """A page that sends email (password reset): off, with a page saying
+    whom to ask, unless the site has email configured (EMAIL_URL)."""
+
+    @functools.wraps(view)
+    def gated(request, *args, **kwargs):
+        if not settings.PASSWORD_RESET_ENABLED:
+            return render(request, "registration/password_reset_off.html", status=404)
+        return view(request, *args, **kwargs)
+
+    return gated

@@ -95,7 +95,7 @@ export CACHE_URL="${CACHE_URL:-${REDIS_URL%/*}/2}"
 [ -x /usr/bin/chromium ] || apt_install chromium
 
 echo "== migrations are complete"
-"$BIN/python" manage.py makemigrations --check --dry-run
+DJANGO_SETTINGS_MODULE=tests.settings "$BIN/python" manage.py makemigrations --check --dry-run
 
 echo "== pytest"
 mkdir -p test-artifacts/screenshots

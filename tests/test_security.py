@@ -84,6 +84,7 @@ def test_the_deploy_checklist_passes_with_the_documented_production_settings(tmp
             if k != "DJANGO_ALLOW_ASYNC_UNSAFE" and k not in documented
         },
         **{k: v for k, v in documented.items() if v},
+        "DJANGO_SETTINGS_MODULE": "smsportal.settings",
         # What an operator must choose: a real secret, host and key.
         "SECRET_KEY": "x" * 20 + "q7#Lm2$vP9!zR4&kW8^bN1*cT6@hY3%dF5" + "y" * 20,
         "ALLOWED_HOSTS": "sms.example.com",

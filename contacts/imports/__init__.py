@@ -51,7 +51,7 @@ from .reading import (
     guess_mapping,
     inspect,
     safe_cell,
-    xlsx_row_count,
+    xlsx_sheet_bytes,
 )
 
 __all__ = [
@@ -245,7 +245,7 @@ def _read_and_stage(
     summary = ImportSummary(error_report=str(report_path))
     if inspection.file_format == "xlsx":
         rows = _xlsx_rows(path)
-        total = xlsx_row_count(path)
+        total = xlsx_sheet_bytes(path)
     else:
         rows = _csv_rows(path, encoding, inspection.delimiter)
         total = path.stat().st_size

@@ -1,7 +1,10 @@
 """A first look at an uploaded contact file (its format, encoding,
 delimiter, header and first rows; which column is likely what), then its
 rows, CSV or XLSX. The file is read row by row (memory stays flat whatever
-its size). Cells written back out to a spreadsheet are made safe here too.
+its size), within limits on rows, columns, cells and characters per cell
+(``limits()``, from the settings): a file beyond them is refused with a
+message naming the limit. Cells written back out to a spreadsheet are made
+safe here too.
 """
 
 from __future__ import annotations
@@ -9,18 +12,26 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as dtime
 from pathlib import Path
 
+from django.conf import settings
+
+from . import workbook
+from .workbook import Limits
+
 # A physical line longer than this is not a contact: the file is something
 # else (a minified dump, a binary, one enormous cell) and reading on would
 # only use memory.
 MAX_LINE_CHARS = 1_000_000
-SAMPLE_ROWS = 10
+# What a first look keeps to show on the mapping page: a few rows, each cell
+# cut short, and column names cut short.
+SAMPLE_ROWS = 5
+SAMPLE_CHARS = 60
+COLUMN_NAME_CHARS = 100
 SNIFF_BYTES = 256 * 1024
 
 csv.field_size_limit(MAX_LINE_CHARS)
@@ -47,6 +58,18 @@ class ImportFileError(Exception):
     the person who uploaded it."""
 
 
+def limits() -> Limits:
+    """What one import reads at most (settings CONTACT_IMPORT_MAX_*)."""
+    return Limits(
+        rows=settings.CONTACT_IMPORT_MAX_ROWS,
+        columns=settings.CONTACT_IMPORT_MAX_COLUMNS,
+        cells_per_row=settings.CONTACT_IMPORT_MAX_CELLS_PER_ROW,
+        cell_chars=settings.CONTACT_IMPORT_MAX_CELL_CHARS,
+        uncompressed=settings.CONTACT_IMPORT_XLSX_MAX_UNPACKED,
+        ratio=settings.CONTACT_IMPORT_XLSX_MAX_RATIO,
+    )
+
+
 # ---------------------------------------------------------------- first look
 
 
@@ -70,7 +93,7 @@ def inspect(path: str | Path) -> Inspection:
         head = handle.read(SNIFF_BYTES)
     if head.startswith(b"PK\x03\x04"):
         result = Inspection(file_format="xlsx")
-        rows = list(_take(_xlsx_rows(path), SAMPLE_ROWS + 1))
+        rows = list(_xlsx_rows(path, first=SAMPLE_ROWS + 1))
     elif head.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportFileError(
             "This is an old Excel (.xls) workbook: save it as .xlsx or as CSV and upload that."
@@ -104,12 +127,20 @@ def inspect(path: str | Path) -> Inspection:
     # make a row ragged (reported per row).
     width = len(rows[0]) if result.has_header else max(len(r) for r in rows)
     if result.has_header:
-        result.columns = [c.strip() or f"Column {i + 1}" for i, c in enumerate(rows[0])]
-        result.sample_rows = rows[1:]
+        result.columns = [
+            c.strip()[:COLUMN_NAME_CHARS] or f"Column {i + 1}" for i, c in enumerate(rows[0])
+        ]
+        samples = rows[1:]
     else:
         result.columns = [f"Column {i + 1}" for i in range(width)]
-        result.sample_rows = rows[:SAMPLE_ROWS]
+        samples = rows
+    # Kept with the import and shown on its page: short, whatever the file.
+    result.sample_rows = [[_short(c) for c in row] for row in samples[:SAMPLE_ROWS]]
     return result
+
+
+def _short(cell: str) -> str:
+    return cell if len(cell) <= SAMPLE_CHARS else cell[: SAMPLE_CHARS - 1] + "…"
 
 
 def detect_encoding(head: bytes) -> str:
@@ -210,6 +241,8 @@ def _lines(text: io.TextIOBase) -> Iterator[str]:
 
 def _csv_rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str], int]]:
     """(row number, cells, bytes read so far); blank lines are skipped."""
+    bounds = limits()
+    rows = 0
     with path.open("rb") as raw:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
         reader = csv.reader(_lines(text), delimiter=delimiter)
@@ -219,9 +252,48 @@ def _csv_rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, 
                 row_no += 1
                 if not cells or not any(cells):
                     continue
+                rows += 1
+                if rows > bounds.rows:
+                    raise ImportFileError(_too_many_rows(bounds))
+                if len(cells) > bounds.columns:
+                    cells = _within_columns(row_no, cells, bounds)
+                if max(map(len, cells)) > bounds.cell_chars:
+                    column = next(i for i, c in enumerate(cells) if len(c) > bounds.cell_chars)
+                    raise ImportFileError(_too_long(row_no, column + 1, bounds))
                 yield row_no, cells, raw.tell() if row_no % 1000 == 0 else -1
         except csv.Error as exc:
             raise ImportFileError(f"Row {row_no + 1:,} cannot be read as CSV: {exc}.") from exc
+
+
+def _within_columns(row_no: int, cells: list[str], bounds: Limits) -> list[str]:
+    """A row's cells up to the last column read; a value beyond it refuses
+    the file (empty cells beyond it are dropped)."""
+    if len(cells) > bounds.cells_per_row:
+        raise ImportFileError(
+            f"Row {row_no:,} has {len(cells):,} cells; at most {bounds.cells_per_row:,} are "
+            "read: this is not a contact list, or not separated the way it seems."
+        )
+    last = max(i for i, c in enumerate(cells) if c) + 1
+    if last > bounds.columns:
+        raise ImportFileError(
+            f"Row {row_no:,} has a value in column {last:,}; at most {bounds.columns:,} columns "
+            "are read. Remove the columns you do not need, or check how the file is separated."
+        )
+    return cells[: bounds.columns]
+
+
+def _too_many_rows(bounds: Limits) -> str:
+    return (
+        f"The file has more than {bounds.rows:,} rows (the most one import reads); split it "
+        "into several files."
+    )
+
+
+def _too_long(row_no: int, column: int, bounds: Limits) -> str:
+    return (
+        f"Row {row_no:,}, column {column:,} holds more than {bounds.cell_chars:,} characters "
+        "(the most a cell may hold)."
+    )
 
 
 def _cell_text(value) -> str:
@@ -239,39 +311,27 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str], int]]:
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
+def _xlsx_rows(path: Path, *, first: int | None = None) -> Iterator[tuple[int, list[str], int]]:
+    """(row number, cells, bytes of the sheet read so far), streamed from
+    the first sheet (see ``workbook``); ``first``: only that many rows."""
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise ImportFileError(
-            "This file is not a readable Excel workbook (.xlsx); save it again from your "
-            "spreadsheet program, or as CSV."
-        ) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        for row_no, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        for row_no, values, read in workbook.rows(path, limits(), first=first):
             cells = [_cell_text(v) for v in values]
             while cells and cells[-1] == "":
                 cells.pop()
             if cells:
-                yield row_no, cells, row_no
-    except zipfile.BadZipFile as exc:
-        raise ImportFileError("The workbook is damaged and cannot be read to the end.") from exc
-    finally:
-        workbook.close()
+                yield row_no, cells, read
+    except workbook.WorkbookError as exc:
+        raise ImportFileError(str(exc)) from exc
 
 
-def xlsx_row_count(path: Path) -> int:
-    import openpyxl
-
-    workbook = openpyxl.load_workbook(path, read_only=True)
+def xlsx_sheet_bytes(path: Path) -> int:
+    """The first sheet's size once unpacked: an import's progress is how far
+    into it the reading is."""
     try:
-        return workbook.worksheets[0].max_row or 0
-    finally:
-        workbook.close()
+        return workbook.sheet_size(path)
+    except workbook.WorkbookError:
+        return 0
 
 
 # ------------------------------------------------------------------ exports

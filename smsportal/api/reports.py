@@ -36,7 +36,7 @@ MAX_DAYS = 366
 DEFAULT_DAYS = 30
 # Final outcomes at the provider, for the delivery rate.
 OUTCOMES = (Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED, Status.REJECTED)
-SUBMITTED = (Status.ACCEPTED, *OUTCOMES)
+SUBMITTED = (Status.ACCEPTED, Status.NO_REPORT, *OUTCOMES)
 
 
 class ReportParams(CountryFilter, serializers.Serializer):
