@@ -3,7 +3,7 @@ from django import forms
 from smsportal.phones import InvalidNumber, country_choices, normalise
 
 from . import segments
-from .imports import ATTRIBUTE, FIRST_NAME, LAST_NAME, PHONE, attribute_key
+from .imports import ATTRIBUTE, CONSENT, FIRST_NAME, LAST_NAME, PHONE, attribute_key
 from .models import ContactList, Segment
 
 
@@ -116,6 +116,7 @@ class ImportMappingForm(forms.Form):
                     (PHONE, "Phone number"),
                     (FIRST_NAME, "First name"),
                     (LAST_NAME, "Last name"),
+                    (CONSENT, "Consent (yes, no or the date given)"),
                     (f"{ATTRIBUTE}{key}", f"Attribute “{key}”"),
                 ],
                 initial=contact_import.mapping.get(str(index), IGNORE)
@@ -143,6 +144,8 @@ class ImportMappingForm(forms.Form):
         for single in (FIRST_NAME, LAST_NAME):
             if targets.count(single) > 1:
                 raise forms.ValidationError("Choose at most one column for each name.")
+        if targets.count(CONSENT) > 1:
+            raise forms.ValidationError("Choose at most one consent column.")
         data["mapping"] = mapping
         return data
 

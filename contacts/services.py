@@ -393,6 +393,7 @@ def import_run(import_id: int) -> ContactImport | None:
             user=job.created_by,
             error_report=_import_dir() / report_name,
             progress=progress,
+            source_name=job.original_name,
         )
     except ImportFileError as exc:
         failure = str(exc)

@@ -29,7 +29,9 @@ from django.utils import timezone
 
 from ..models import ContactList
 from .merge import (
+    UNIQUE,
     _dedupe,
+    _merge_consent,
     _merge_contacts,
     _merge_memberships,
     _merge_suppressions,
@@ -39,6 +41,7 @@ from .merge import (
 from .normalise import Layout, _Normalisers, import_processes
 from .reading import (
     ATTRIBUTE,
+    CONSENT,
     FIRST_NAME,
     LAST_NAME,
     MAX_LINE_CHARS,
@@ -56,6 +59,7 @@ from .reading import (
 
 __all__ = [
     "ATTRIBUTE",
+    "CONSENT",
     "BATCH_ROWS",
     "FIRST_NAME",
     "LAST_NAME",
@@ -134,6 +138,7 @@ def _layout(resolved: dict[int, str], width: int, default_country: str, copy_tex
         phone=one(PHONE),
         first_name=one(FIRST_NAME),
         last_name=one(LAST_NAME),
+        consent=one(CONSENT),
         attributes=attributes,
         width=max(width, max(resolved) + 1),
         default_country=(default_country or "").upper(),
@@ -157,12 +162,15 @@ def run_import(
     error_report: str | Path | None = None,
     progress: ProgressCallback | None = None,
     processes: int | None = None,
+    source_name: str = "",
 ) -> ImportSummary:
     """Import a CSV or XLSX file into ``contact_list`` (or, with
     ``suppress=True``, into the suppressions) and return what happened.
 
     ``mapping`` maps columns (position or header name) to "phone",
-    "first_name", "last_name" or "attr:<key>". Invalid rows are written to
+    "first_name", "last_name", "consent" (yes, no or the date it was given:
+    each stated consent becomes a history row naming ``source_name`` and the
+    row) or "attr:<key>". Invalid rows are written to
     ``error_report`` (default: beside the file) with the reason. Raises
     ImportFileError when the file cannot be imported; nothing is merged then.
     """
@@ -195,6 +203,7 @@ def run_import(
                 user_id=getattr(user, "pk", None),
                 note=f"Imported from {path.name}",
                 chunk_rows=MERGE_CHUNK_ROWS,
+                consent_from=(source_name or path.name) if layout.consent is not None else "",
             )
         try:
             summary = _read_and_stage(
@@ -232,6 +241,10 @@ def run_import(
             else:
                 summary.created, summary.updated = _merge_contacts(cursor, stage.vendor, now)
                 summary.added = _merge_memberships(cursor, contact_list, now)
+                if layout.consent is not None:
+                    _merge_consent(
+                        cursor, UNIQUE, source_name or path.name, getattr(user, "pk", None), now
+                    )
             summary.duplicates = summary.rows_valid - summary.added
     finally:
         stage.drop()

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import Contact, ContactList, ListMembership, Suppression
+from ..models import ConsentEvent, Contact, ContactList, ListMembership, Suppression
 
 # ------------------------------------------------------------------ staging
 
@@ -41,7 +41,7 @@ class _Stage:
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {STAGE} (row_no bigint, phone varchar(16), "
                 "country varchar(2), time_zone varchar(64), first_name varchar(100), "
-                f"last_name varchar(100), attributes {json_type})"
+                f"last_name varchar(100), attributes {json_type}, consent varchar(10))"
             )
 
     # Rows are written on the reading side's own connection.
@@ -63,12 +63,14 @@ class _Stage:
             return
         with connection.cursor() as cursor:
             if self.copy_text:
-                columns = "row_no, phone, country, time_zone, first_name, last_name, attributes"
+                columns = (
+                    "row_no, phone, country, time_zone, first_name, last_name, attributes, consent"
+                )
                 with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
                     copy.write(staged)
             else:
                 cursor.executemany(
-                    f"INSERT INTO {STAGE} VALUES (%s, %s, %s, %s, %s, %s, %s)", staged
+                    f"INSERT INTO {STAGE} VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", staged
                 )
 
 
@@ -76,7 +78,7 @@ class _Stage:
 
 # The last row for a number wins (a later line is a later correction).
 _LAST_ROW_PER_NUMBER = (
-    "SELECT row_no, phone, country, time_zone, first_name, last_name, attributes FROM "
+    "SELECT row_no, phone, country, time_zone, first_name, last_name, attributes, consent FROM "
     f"(SELECT *, ROW_NUMBER() OVER (PARTITION BY phone ORDER BY row_no DESC) AS rn FROM {STAGE}) "
     "ranked WHERE rn = 1"
 )
@@ -135,12 +137,14 @@ def _upsert_sql(vendor, source: str = UNIQUE) -> str:
         merged = f"json_patch({c}.attributes, excluded.attributes)"
         attrs_changed = f"json_patch({c}.attributes, excluded.attributes) <> json({c}.attributes)"
         attrs_in = "json(attributes)"
-    # Non-empty values win, attributes merge key by key, and a row that
+    # Non-empty values win, attributes merge key by key, a consent the file
+    # states replaces the contact's (an empty cell leaves it), and a row that
     # changes nothing is not rewritten (nor counted as updated).
     return f"""
         INSERT INTO {c} (phone, first_name, last_name, attributes, country, time_zone,
-                         created_at, updated_at)
-        SELECT phone, first_name, last_name, {attrs_in}, country, time_zone, %s, %s
+                         consent, created_at, updated_at)
+        SELECT phone, first_name, last_name, {attrs_in}, country, time_zone,
+               CASE WHEN consent <> '' THEN consent ELSE 'unknown' END, %s, %s
         FROM {source} WHERE true
         ON CONFLICT (phone) DO UPDATE SET
             first_name = CASE WHEN excluded.first_name <> '' THEN excluded.first_name
@@ -148,11 +152,31 @@ def _upsert_sql(vendor, source: str = UNIQUE) -> str:
             last_name = CASE WHEN excluded.last_name <> '' THEN excluded.last_name
                              ELSE {c}.last_name END,
             attributes = {merged},
+            consent = CASE WHEN excluded.consent <> 'unknown' THEN excluded.consent
+                           ELSE {c}.consent END,
             updated_at = excluded.updated_at
         WHERE (excluded.first_name <> '' AND excluded.first_name <> {c}.first_name)
            OR (excluded.last_name <> '' AND excluded.last_name <> {c}.last_name)
+           OR (excluded.consent <> 'unknown' AND excluded.consent <> {c}.consent)
            OR {attrs_changed}
         """
+
+
+def _merge_consent(cursor, source: str, file_name: str, user_id, now) -> int:
+    """A history row for each contact whose row states a consent (after the
+    contacts are merged): the file and row it came from, and who imported
+    it. ``source``: the deduplicated rows (a table, or a subquery)."""
+    c, e = Contact._meta.db_table, ConsentEvent._meta.db_table
+    concat = "(%s || CAST(u.row_no AS varchar(20)))"
+    cursor.execute(
+        f"""
+        INSERT INTO {e} (contact_id, state, source, detail, created_by_id, created_at)
+        SELECT {c}.id, u.consent, %s, {concat}, %s, %s
+        FROM {source} u JOIN {c} ON {c}.phone = u.phone WHERE u.consent <> ''
+        """,
+        [ConsentEvent.Source.IMPORT, f"{file_name[:200]}, row ", user_id, now],
+    )
+    return cursor.rowcount
 
 
 def _merge_memberships(cursor, contact_list: ContactList, now) -> int:
@@ -202,8 +226,12 @@ class _Merger(threading.Thread):
     updates the contact an earlier chunk wrote, by the same rules as any
     update: its non-empty values win and its attributes merge in."""
 
-    def __init__(self, *, contact_list, suppress, user_id, note, chunk_rows):
+    def __init__(
+        self, *, contact_list, suppress, user_id, note, chunk_rows, consent_from: str = ""
+    ):
         super().__init__(name="import-merge", daemon=True)
+        # The file's name for consent history rows; empty: no consent column.
+        self.consent_from = consent_from
         self.contact_list_id = getattr(contact_list, "pk", None)
         self.suppress = suppress
         self.user_id = user_id
@@ -308,6 +336,11 @@ class _Merger(threading.Thread):
         else:
             added, created = _merge_chunk_contacts(cursor, self.contact_list_id, now)
             self.created += created
+            if self.consent_from:
+                last_rows = (
+                    f"(SELECT DISTINCT ON (phone) * FROM {STAGE} ORDER BY phone, row_no DESC)"
+                )
+                _merge_consent(cursor, last_rows, self.consent_from, self.user_id, now)
         self.chunks += 1
         cursor.execute(f"TRUNCATE {STAGE}")
         return added

@@ -11,6 +11,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -36,15 +37,19 @@ class Layout:
     width: int
     default_country: str
     copy_text: bool  # PostgreSQL COPY text format, or tuples for inserts
+    consent: int | None = None
 
 
-_SEEN: dict[str, object] = {}
+_SEEN: dict[tuple[str, str], object] = {}
 _SEEN_MAX = 200_000
 
 
 def _normalise_cached(raw: str, region: str):
-    """Repeated numbers (a file's duplicates) are parsed once per process."""
-    result = _SEEN.get(raw)
+    """Repeated numbers (a file's duplicates) are parsed once per process.
+    Keyed by the country too: a national number means another number (or
+    none) under another country, and a worker serves many imports."""
+    key = (raw, region)
+    result = _SEEN.get(key)
     if result is None:
         try:
             result = normalise(raw, region)
@@ -52,8 +57,26 @@ def _normalise_cached(raw: str, region: str):
             result = str(exc)
         if len(_SEEN) >= _SEEN_MAX:
             _SEEN.clear()
-        _SEEN[raw] = result
+        _SEEN[key] = result
     return result
+
+
+_YES = {"yes", "y", "true", "1", "x", "ja", "j", "oui", "si", "sí", "opted in", "opt in", "optin"}
+_NO = {"no", "n", "false", "0", "nein", "non", "opted out", "opt out", "optout"}
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T].*)?|\d{1,2}[./]\d{1,2}[./]\d{2,4}")
+
+
+def consent_value(cell: str) -> str | None:
+    """What a consent cell says: "opted_in" (yes, or the date it was given),
+    "opted_out" (no), "" (empty: unchanged), or None (not readable)."""
+    text = cell.strip().lower()
+    if not text:
+        return ""
+    if text in _YES or _DATE.fullmatch(text):
+        return "opted_in"
+    if text in _NO:
+        return "opted_out"
+    return None
 
 
 # One encoder for every row (json.dumps with options builds a new one each call).
@@ -105,15 +128,22 @@ def process_batch(layout: Layout, rows: list[tuple[int, list[str]]]):
         if too_long:
             errors.append((row_no, cells, f"a cell is longer than {MAX_CELL_CHARS} characters"))
             continue
+        consent = ""
+        if layout.consent is not None:
+            cell = cells[layout.consent] if layout.consent < len(cells) else ""
+            consent = consent_value(cell)
+            if consent is None:
+                errors.append((row_no, cells, "consent: give yes, no or the date it was given"))
+                continue
         attrs = _to_json(attributes) if attributes else "{}"
         if layout.copy_text:
             staged_text.append(
                 f"{row_no}\t{number.e164}\t{number.country}\t{number.time_zone}\t"
-                f"{_copy_escape(first)}\t{_copy_escape(last)}\t{_copy_escape(attrs)}\n"
+                f"{_copy_escape(first)}\t{_copy_escape(last)}\t{_copy_escape(attrs)}\t{consent}\n"
             )
         else:
             staged_rows.append(
-                (row_no, number.e164, number.country, number.time_zone, first, last, attrs)
+                (row_no, number.e164, number.country, number.time_zone, first, last, attrs, consent)
             )
     if layout.copy_text:
         return "".join(staged_text), len(staged_text), errors

@@ -37,6 +37,7 @@ SNIFF_BYTES = 256 * 1024
 csv.field_size_limit(MAX_LINE_CHARS)
 
 PHONE, FIRST_NAME, LAST_NAME, ATTRIBUTE = "phone", "first_name", "last_name", "attr:"
+CONSENT = "consent"
 PHONE_HEADERS = {
     "phone", "phonenumber", "phone number", "number", "mobile", "mobilenumber", "mobile number",
     "msisdn", "cell", "cellphone", "tel", "telephone", "gsm", "handy", "whatsapp",
@@ -50,6 +51,12 @@ FIRST_HEADERS = {
 LAST_HEADERS = {
     "last name", "lastname", "last", "surname", "family name", "familyname",
     "nachname", "nom", "apellido", "apellidos",
+}  # fmt: skip
+
+
+CONSENT_HEADERS = {
+    "consent", "marketing consent", "sms consent", "opt in", "optin", "opted in",
+    "gdpr consent", "einwilligung", "consentement", "consentimiento",
 }  # fmt: skip
 
 
@@ -194,7 +201,7 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
     for index, name in enumerate(columns):
         key = name.strip().lower().replace("_", " ").replace("-", " ")
         for target, names in ((PHONE, PHONE_HEADERS), (FIRST_NAME, FIRST_HEADERS),
-                              (LAST_NAME, LAST_HEADERS)):  # fmt: skip
+                              (LAST_NAME, LAST_HEADERS), (CONSENT, CONSENT_HEADERS)):  # fmt: skip
             if target not in taken and (key in names or key.replace(" ", "") in names):
                 mapping[str(index)] = target
                 taken.add(target)
