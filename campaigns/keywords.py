@@ -52,9 +52,12 @@ def classify(text: str, keyword: str = "") -> Keyword | None:
 
 
 def reply_text(intent: Intent, options: dict) -> str:
-    """The confirmation to send for ``intent``: the account's own text where
-    it set one (options reply_stop, reply_start, reply_help), else the site's."""
-    own = (options or {}).get(f"reply_{intent.value}")
-    if own is not None:
-        return str(own).strip()
-    return getattr(settings, f"KEYWORD_REPLY_{intent.name}", "").strip()
+    """The confirmation to send for ``intent`` ("": none): nothing when the
+    account sends none (option keyword_replies "off"), else the account's own
+    text where it set one (options reply_stop, reply_start, reply_help), else
+    the site's (KEYWORD_REPLY_*, where an empty one sends none)."""
+    options = options or {}
+    if options.get("keyword_replies") == "off":
+        return ""
+    own = str(options.get(f"reply_{intent.value}") or "").strip()
+    return own or getattr(settings, f"KEYWORD_REPLY_{intent.name}", "").strip()

@@ -18,6 +18,13 @@ def _is_price(text: str) -> bool:
     return True
 
 
+REPLY_FIELDS = (
+    ("stop", "Confirmation of an opt-out (STOP)"),
+    ("start", "Confirmation of an opt-in (START)"),
+    ("help", "Answer to HELP"),
+)
+
+
 class ProviderAccountForm(forms.ModelForm):
     """Common fields, plus the chosen backend's own credential and option
     fields (added by kind). Stored secrets are never shown back: an empty
@@ -96,6 +103,20 @@ class ProviderAccountForm(forms.ModelForm):
         for f in backend.option_fields:
             if f.name not in leading:
                 self.fields[f"opt_{f.name}"] = self._option_field(f, options)
+        # Confirmations of keyword replies, sent through this account.
+        self.fields["keyword_replies_off"] = forms.BooleanField(
+            label="Send no confirmations of STOP, START and HELP replies",
+            required=False,
+            initial=options.get("keyword_replies") == "off",
+        )
+        for intent, label in REPLY_FIELDS:
+            self.fields[f"reply_{intent}"] = forms.CharField(
+                label=label,
+                required=False,
+                max_length=320,
+                initial=options.get(f"reply_{intent}", ""),
+                help_text=f"Empty: the site's text (KEYWORD_REPLY_{intent.upper()}).",
+            )
 
     def _option_field(self, f, options: dict) -> forms.Field:
         value = options.get(f.name, "")
@@ -213,4 +234,7 @@ class ProviderAccountForm(forms.ModelForm):
         options = dict(self.instance.options or {})
         for f in self._backend_class().option_fields:
             options[f.name] = self.cleaned_data.get(f"opt_{f.name}", "")
+        options["keyword_replies"] = "off" if self.cleaned_data.get("keyword_replies_off") else ""
+        for intent, _ in REPLY_FIELDS:
+            options[f"reply_{intent}"] = self.cleaned_data.get(f"reply_{intent}", "").strip()
         return options

@@ -171,3 +171,36 @@ def test_an_ordinary_reply_changes_nothing(infobip, anna):
     assert InboundMessage.objects.count() == 1
     assert not Suppression.objects.exists() and not ConsentEvent.objects.exists()
     assert not Message.objects.exists()
+
+
+def test_the_account_page_sets_its_confirmations(client, admin_user, sandbox):
+    from django.urls import reverse
+
+    from campaigns.keywords import reply_text
+
+    client.force_login(admin_user)
+    data = {
+        "kind": "sandbox",
+        "name": "Sandbox",
+        "base_url": "",
+        "throughput": "20",
+        "currency": "EUR",
+        "default_price": "0.05",
+        "enabled": "on",
+        "rate_card": "DE 0.075",
+        "reply_stop": "Bye from Shop. Reply START to come back.",
+        "reply_help": "",
+    }
+    page = client.get(reverse("providers:edit", args=[sandbox.pk])).content.decode()
+    assert 'name="reply_stop"' in page and 'name="keyword_replies_off"' in page
+
+    assert client.post(reverse("providers:edit", args=[sandbox.pk]), data).status_code == 302
+    sandbox.refresh_from_db()
+    assert reply_text(Intent.STOP, sandbox.options) == "Bye from Shop. Reply START to come back."
+    # Empty: the site's text.
+    assert reply_text(Intent.HELP, sandbox.options).startswith("Marketing messages.")
+
+    client.post(reverse("providers:edit", args=[sandbox.pk]), {**data, "keyword_replies_off": "on"})
+    sandbox.refresh_from_db()
+    assert reply_text(Intent.STOP, sandbox.options) == ""
+    assert reply_text(Intent.HELP, sandbox.options) == ""
