@@ -192,14 +192,8 @@ class InboundMessage(models.Model):
         return f"{self.sender}: {self.text[:40]}"
 
 
-class WebhookInbox(models.Model):
-    """A provider callback accepted but not applied yet.
-
-    The webhook answers as soon as the callback is parsed and stored here,
-    so a burst of reports costs the provider one insert per request; a
-    worker applies stored callbacks in large batches and deletes them in the
-    same transaction. What is stored is what came in, parsed again when
-    applied."""
+class CallbackRequest(models.Model):
+    """A provider callback as it came in: enough to parse it again."""
 
     account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="+")
     method = models.CharField(max_length=8)
@@ -210,6 +204,20 @@ class WebhookInbox(models.Model):
     headers = models.JSONField(default=dict, blank=True)
     event = models.CharField(max_length=64, blank=True)
     reports = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class WebhookInbox(CallbackRequest):
+    """A provider callback accepted but not applied yet.
+
+    The webhook answers as soon as the callback is parsed and stored here,
+    so a burst of reports costs the provider one insert per request; a
+    worker applies stored callbacks in large batches and deletes them in the
+    same transaction. What is stored is what came in, parsed again when
+    applied."""
+
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -220,20 +228,11 @@ class WebhookInbox(models.Model):
         return f"{self.account_id}: {self.reports} report(s) at {self.received_at:%H:%M:%S}"
 
 
-class FailedCallback(models.Model):
+class FailedCallback(CallbackRequest):
     """A stored callback the worker could not apply, moved aside so that the
     callbacks after it are applied: kept as it came in, with the error, for
     an Admin to look at (and to apply again once the cause is fixed)."""
 
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="+")
-    method = models.CharField(max_length=8)
-    content_type = models.CharField(max_length=100, blank=True)
-    body = models.BinaryField()
-    query = models.JSONField(default=dict, blank=True)
-    form = models.JSONField(default=dict, blank=True)
-    headers = models.JSONField(default=dict, blank=True)
-    event = models.CharField(max_length=64, blank=True)
-    reports = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField()
     failed_at = models.DateTimeField(auto_now_add=True)
     error = models.TextField()
