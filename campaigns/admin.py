@@ -58,8 +58,24 @@ class CampaignAdmin(admin.ModelAdmin):
         "created_by",
         "consecutive_failures",
     ]
-    filter_horizontal = ["lists", "exclude_lists"]
+    filter_horizontal = ["lists", "exclude_lists", "segments"]
     actions = ["cancel", "pause"]
+
+    # As on the pages, only a draft is edited: once launched, what a
+    # campaign sent, to whom and at what cost is a record. Cancel and pause
+    # stay available as actions.
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or obj.is_editable)
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a launched campaign would delete its messages.
+        return super().has_delete_permission(request, obj) and (obj is None or obj.is_editable)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Bulk deletion would take launched campaigns (and their messages) too.
+        actions.pop("delete_selected", None)
+        return actions
 
     def save_model(self, request, obj, form, change):
         stored = Campaign.objects.filter(pk=obj.pk).values_list(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -267,15 +269,35 @@ def provider_list_problems(campaign, *, has_own_audience: bool) -> list[str]:
     return problems
 
 
-def check(campaign: Campaign, *, sample_limit: int = 50_000) -> Check:
-    """Everything that would make the campaign fail or be refused."""
+def text_length_problem(text: str) -> str | None:
+    """Why a text is too long to send, if it is: the one rule the composer's
+    preview, its save and launch apply."""
+    if len(text) > segments.MAX_TEXT_CHARS:
+        return (
+            f"A message has at most {segments.MAX_TEXT_CHARS:,} characters; this one has "
+            f"{len(text):,}."
+        )
+    return None
+
+
+def check(
+    campaign: Campaign, *, sample_limit: int = 50_000, preview: Preview | None = None
+) -> Check:
+    """Everything that would make the campaign fail or be refused. With the
+    campaign's ``preview``, also what it says about cost (a text that goes
+    as UCS-2)."""
     result = Check()
+    if preview is not None and preview.ucs2:
+        result.warnings.append(preview.ucs2.warning(preview.currency))
     if not campaign.account.enabled:
         result.errors.append(f"The provider account {campaign.account} is disabled.")
     result.errors.extend(sender_problems(campaign))
     if campaign.scheduled_at and campaign.scheduled_at < timezone.now() and campaign.is_editable:
         result.errors.append("The scheduled time is in the past.")
     result.errors.extend(provider_schedule_problems(campaign))
+    too_long = text_length_problem(campaign.text)
+    if too_long:
+        result.errors.append(too_long)
     if not campaign.text.strip():
         result.errors.append("The message is empty.")
     elif opt_out_missing(campaign):
@@ -357,6 +379,73 @@ class Preview:
     cap: compliance.FrequencyCap | None = None
     quiet: QuietSummary | None = None
     opt_out: OptOutOffer | None = None
+    # (parts, recipients getting that many) over the rendered texts, fewest
+    # parts first: every recipient counted, never a sample.
+    parts: list[tuple[int, int]] = field(default_factory=list)
+    ucs2: Ucs2Cost | None = None
+
+    @property
+    def parts_range(self) -> str:
+        """ "2", or "1–3" when recipients' texts differ; the text's own count
+        before there is an audience."""
+        if not self.parts:
+            return str(self.segments)
+        low, high = self.parts[0][0], self.parts[-1][0]
+        return str(low) if low == high else f"{low}–{high}"
+
+
+def _char_name(c: str) -> str:
+    if c.isprintable() and not c.isspace():
+        return f"“{c}”"
+    return f"U+{ord(c):04X} ({unicodedata.name(c, 'control character').lower()})"
+
+
+@dataclass
+class Ucs2Cost:
+    """Recipients whose text goes as UCS-2 (70 characters a part, not 160),
+    the characters that make it so, and what those texts cost as they are
+    and as GSM-7 (look-alikes replaced, the rest left out)."""
+
+    recipients: int
+    of: int  # recipients in all
+    characters: list[str]  # outside GSM-7, in the order first met (at most 20)
+    estimated_cost: Decimal
+    gsm7_cost: Decimal
+
+    @property
+    def lookalikes(self) -> list[tuple[str, str]]:
+        """(character, its GSM-7 look-alike) where the GSM-7 option has one."""
+        found = [(c, segments.gsm7_lookalike(c)) for c in self.characters]
+        return [(c, alike) for c, alike in found if alike is not None]
+
+    @property
+    def without_lookalike(self) -> list[str]:
+        return [c for c in self.characters if segments.gsm7_lookalike(c) is None]
+
+    def warning(self, currency: str) -> str:
+        from smsportal.templatetags.ui import format_money
+
+        who = (
+            "Every message goes"
+            if self.recipients == self.of
+            else f"{self.recipients:,} of {self.of:,} messages go"
+        )
+        chars = ", ".join(_char_name(c) for c in self.characters)
+        text = (
+            f"{who} as UCS-2 (70 characters a part instead of 160) because of {chars}: "
+            f"about {format_money(self.estimated_cost, currency)} instead of "
+            f"{format_money(self.gsm7_cost, currency)} as GSM-7 "
+            f"({format_money(self.estimated_cost - self.gsm7_cost, currency)} more)."
+        )
+        fixes = []
+        if self.lookalikes:
+            pairs = ", ".join(f"{_char_name(c)} → “{alike}”" for c, alike in self.lookalikes)
+            fixes.append(f"tick “Replace special characters” ({pairs})")
+        if self.without_lookalike:
+            fixes.append("remove " + ", ".join(_char_name(c) for c in self.without_lookalike))
+        if fixes:
+            text += " To send GSM-7: " + " and ".join(fixes) + "."
+        return text
 
 
 @dataclass
@@ -400,15 +489,27 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
         for text in [render_for(campaign, row)]
     ]
     by_country: dict[str, list] = {}
+    parts_count: Counter = Counter()
+    # UCS-2 texts: [recipients, cost, cost as GSM-7], and their characters.
+    ucs2 = [0, Decimal(0), Decimal(0)]
+    ucs2_chars: dict[str, None] = {}
     if placeholders(campaign.text):
         # Personalised lengths differ: price each rendered message.
         for row in to_send.values(*fields).iterator(chunk_size=5000):
             text = render_for(campaign, row)
-            parts = segments.count(text).segments
+            counted = segments.count(text)
+            parts = counted.segments
+            parts_count[parts] += 1
             price = rates.get(row["country"], account.default_price)
             entry = by_country.setdefault(row["country"], [0, Decimal(0)])
             entry[0] += 1
             entry[1] += parts * price
+            if counted.encoding == segments.UCS2:
+                ucs2[0] += 1
+                ucs2[1] += parts * price
+                ucs2[2] += segments.count(segments.without_ucs2(text)).segments * price
+                if len(ucs2_chars) < 20:
+                    ucs2_chars.update(dict.fromkeys(segments.not_gsm7(text)))
             if wording:
                 longer = compliance.with_opt_out_instruction(text, wording)
                 with_wording[row["country"]] = (
@@ -421,10 +522,18 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
             if wording
             else 0
         )
+        gsm7_parts = segments.count(segments.without_ucs2(base_text)).segments
         for row in to_send.values("country").annotate(n=Count("id")):
             price = rates.get(row["country"], account.default_price)
             by_country[row["country"]] = [row["n"], row["n"] * info.segments * price]
             with_wording[row["country"]] = row["n"] * longer_parts * price
+            parts_count[info.segments] += row["n"]
+            if info.encoding == segments.UCS2:
+                ucs2[0] += row["n"]
+                ucs2[1] += row["n"] * info.segments * price
+                ucs2[2] += row["n"] * gsm7_parts * price
+        if ucs2[0]:
+            ucs2_chars.update(dict.fromkeys(segments.not_gsm7(base_text)[:20]))
     sendable_count = sum(n for n, _ in by_country.values())
     opt_out = None
     if wording:
@@ -456,6 +565,16 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
         cap=found.cap,
         quiet=quiet_summary(campaign, to_send),
         opt_out=opt_out,
+        parts=sorted(parts_count.items()),
+        ucs2=Ucs2Cost(
+            recipients=ucs2[0],
+            of=sendable_count,
+            characters=list(ucs2_chars)[:20],
+            estimated_cost=ucs2[1],
+            gsm7_cost=ucs2[2],
+        )
+        if ucs2[0]
+        else None,
     )
 
 
@@ -483,6 +602,8 @@ def preview_draft(
     return preview(_Composed(campaign, lists, exclude_lists, segments), samples=samples)
 
 
-def check_draft(campaign: Campaign, *, lists, exclude_lists, segments=()) -> Check:
+def check_draft(
+    campaign: Campaign, *, lists, exclude_lists, segments=(), preview: Preview | None = None
+) -> Check:
     """``check`` for what the composer form holds now, saved or not."""
-    return check(_Composed(campaign, lists, exclude_lists, segments))
+    return check(_Composed(campaign, lists, exclude_lists, segments), preview=preview)

@@ -89,8 +89,10 @@ class Event(NamedTuple):
     payload: Any
 
 
-def apply_updates(updates: list[Update]) -> int:
-    """Apply status updates; returns how many messages changed status."""
+def apply_updates(updates: list[Update], *, locked: list[_Locked] | None = None) -> int:
+    """Apply status updates; returns how many messages changed status.
+    ``locked``: the messages' rows as ``locked_messages`` gave them, where
+    the caller has locked them already in the current transaction."""
     if not updates:
         return 0
     by_id: dict[int, list[Update]] = defaultdict(list)
@@ -99,13 +101,18 @@ def apply_updates(updates: list[Update]) -> int:
     now = timezone.now()
     with transaction.atomic():
         # Plain rows, not model instances: a batch holds thousands.
-        messages = [
-            _Locked(*row)
-            for row in Message.objects.select_for_update()
-            .filter(id__in=list(by_id))
-            .order_by("id")
-            .values_list(*_Locked.__slots__)
-        ]
+        if locked is not None:
+            messages = [m for m in locked if m.id in by_id]
+        elif connection.vendor == "postgresql":
+            messages = locked_messages("m.id = ANY(%b::bigint[])", [list(by_id)])
+        else:
+            messages = [
+                _Locked(*row)
+                for row in Message.objects.select_for_update()
+                .filter(id__in=list(by_id))
+                .order_by("id")
+                .values_list(*_Locked.__slots__)
+            ]
         events, dirty = [], []
         deltas = Deltas()
         changed_status = 0
@@ -119,6 +126,22 @@ def apply_updates(updates: list[Update]) -> int:
         insert_events(events)
         deltas.save()
     return changed_status
+
+
+def locked_messages(condition: str, params: list, *, with_clause: str = "") -> list[_Locked]:
+    """Messages (``m``) matching the SQL ``condition``, locked and read in id
+    order (so two writers never deadlock) as the status path reads them: one
+    statement, its parameters sent apart (PostgreSQL). ``with_clause``: a
+    WITH the condition uses, its parameters first."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    columns = ", ".join(f"m.{Message._meta.get_field(name).column}" for name in _Locked.__slots__)
+    sql = (
+        f"{with_clause} SELECT {columns} FROM {table} m WHERE {condition} "
+        "ORDER BY m.id FOR UPDATE OF m"
+    )
+    with array_cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_Locked(*row) for row in cursor.fetchall()]
 
 
 def apply_claimed(messages: list[Message], updates: list[Update]) -> int:
@@ -440,7 +463,8 @@ class Deltas:
             self.move(group, old, new, count=group.count)
 
     def save(self) -> None:
-        today = timezone.now().date()
+        minute = timezone.now().replace(second=0, microsecond=0)
+        today = minute.date()
         CampaignCounter.objects.bulk_create(
             CampaignCounter(
                 campaign_id=campaign_id,
@@ -448,6 +472,7 @@ class Deltas:
                 country=country,
                 status=status,
                 day=today,
+                minute=minute,
                 count=count,
                 estimated_cost=estimated,
                 actual_cost=actual,

@@ -684,6 +684,9 @@ def _request_failed(campaign: Campaign, account, chunk: list[Message], error: Pr
 def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
     """Send a campaign's due messages for up to ``time_budget`` seconds.
     Returns how many messages were submitted; safe to run in many workers."""
+    # Replies are sent through dispatch, and reports may bring replies.
+    from .reports import apply_waiting_webhooks
+
     deadline = time.monotonic() + (time_budget or settings.DISPATCH_TIME_BUDGET)
     campaign = Campaign.objects.select_related("account", "sender", "dlt_template", "window").get(
         pk=campaign_id
@@ -721,6 +724,9 @@ def dispatch(campaign_id: int, *, time_budget: float | None = None) -> int:
         after = messages[-1].id
         submit_messages(campaign, messages, widths=widths)
         submitted += len(messages)
+        # Delivery reports the webhook stored meanwhile (the applier's own
+        # run may find no free worker while campaigns are being sent).
+        apply_waiting_webhooks()
     campaign_complete_if_done(campaign_id)
     return submitted
 

@@ -4,7 +4,13 @@ from django.utils import timezone
 from contacts.models import ContactList, Segment
 from providers.models import ProviderAccount
 from smsportal import roles
-from smsportal.phones import InvalidNumber, country_choices, normalise
+from smsportal.phones import (
+    InvalidNumber,
+    country_choices,
+    default_country,
+    normalise,
+    search_prefix,
+)
 
 from . import compose
 from .models import Approval, Campaign, DeliveryWindow, DLTTemplate, SenderID
@@ -63,8 +69,9 @@ class CampaignForm(forms.ModelForm):
             "quiet_hours_reason": "Why the quiet hours are lifted",
         }
         help_texts = {
-            "keep_gsm7": "Smart quotes, long dashes and accented letters become their plain "
-            "versions in every message, so it goes as GSM-7: more characters per part.",
+            "keep_gsm7": "Smart quotes, long dashes and letters with a plain look-alike "
+            "(ê → e, Ł → L, ő → o, ş → s) become it in every message, so it goes as GSM-7: "
+            "160 characters a part instead of 70.",
             "transliteration": "Where the provider supports it, e.g. TURKISH or GREEK.",
             "callback_data": "Returned with each delivery report, where the provider supports it.",
             "provider_lists": "Their ids at the provider, comma-separated (Infopromo API v3), "
@@ -132,8 +139,9 @@ class CampaignForm(forms.ModelForm):
         text = self.cleaned_data["text"]
         if "\x00" in text:
             raise forms.ValidationError("The message contains a null character.")
-        if len(text) > 1600:
-            raise forms.ValidationError("A message has at most 1600 characters (10 parts).")
+        too_long = compose.text_length_problem(text)
+        if too_long:
+            raise forms.ValidationError(too_long)
         return text
 
     def clean(self):
@@ -277,9 +285,9 @@ class MessageFilterForm(forms.Form):
     )
     phone = forms.CharField(
         required=False,
-        max_length=20,
+        max_length=30,
         label="Number",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "+49151…"}),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "+49 151…, 0151…"}),
     )
 
     def __init__(self, *args, **kwargs):
@@ -298,13 +306,17 @@ class MessageFilterForm(forms.Form):
         self.fields["status"].choices = [("", "Any status"), *Status.choices]
 
     def clean_phone(self):
+        """The start of the numbers sought, in E.164: as people type them,
+        national ones ("0176 1003…") in the site's country."""
         raw = self.cleaned_data.get("phone", "").strip()
         if not raw:
             return ""
         digits = "".join(ch for ch in raw if ch.isdigit())
         if not digits or any(ch not in "+0123456789 -()/." for ch in raw):
-            raise forms.ValidationError("Search by number uses digits, e.g. +4915 or 4915.")
-        return "+" + digits
+            raise forms.ValidationError(
+                "Search by number uses digits, e.g. +49 176 1003, 0176 1003 or 4917."
+            )
+        return search_prefix(raw, default_country())
 
     def clean(self):
         data = super().clean()

@@ -312,6 +312,12 @@ class Campaign(models.Model):
     # messages, found by the first dispatch that keeps quiet hours, so later
     # ones need no pass over the messages to know them (None: not yet).
     recipient_zones = models.JSONField(null=True, blank=True, editable=False)
+    # The composer's estimate of what the audience costs, taken at launch
+    # (what the launch confirmation said): shown beside the actual cost,
+    # which grows as messages are sent and priced.
+    launch_estimate = models.DecimalField(
+        max_digits=16, decimal_places=5, null=True, blank=True, editable=False
+    )
 
     state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
     pause_reason = models.CharField(max_length=255, blank=True)
@@ -602,6 +608,11 @@ class CampaignCounter(models.Model):
     country = models.CharField(max_length=2, blank=True)
     # The day (UTC) the change happened, for roll-ups by day.
     day = models.DateField()
+    # The minute (UTC) it happened, for a campaign's charts by the minute or
+    # hour; squashing keeps minutes for the first two hours after launch,
+    # hours for the first two days, then the day's start (None: written
+    # before minutes were kept, read as the day).
+    minute = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices)
     count = models.IntegerField(default=0)
     estimated_cost = models.DecimalField(max_digits=16, decimal_places=5, default=Decimal("0"))

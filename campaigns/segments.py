@@ -32,10 +32,19 @@ def _suggest():
     return Campaign.objects.values_list("name", flat=True)[:200]
 
 
+def _choices():
+    # The newest marketing campaigns that went out (keyword-reply logs are
+    # not something a person segments by).
+    launched = Campaign.objects.filter(
+        purpose=Campaign.Purpose.MARKETING, launched_at__isnull=False
+    ).order_by("-launched_at")
+    return [(str(pk), name) for pk, name in launched.values_list("pk", "name")[:500]]
+
+
 segments.register(
     "campaign",
     "Campaign",
     {"received": "was sent a message from", "not_received": "was not sent a message from"},
-    segments.Condition(clean=_clean, q=_q, describe=_describe, suggest=_suggest),
+    segments.Condition(clean=_clean, q=_q, describe=_describe, suggest=_suggest, choices=_choices),
     before="list",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -52,7 +53,16 @@ def campaign_launch(*, campaign: Campaign, user) -> Campaign:
         )
         campaign.launched_at = now
         campaign.pause_reason = ""
-        campaign.save(update_fields=["state", "launched_at", "pause_reason", "updated_at"])
+        # What the launch confirmation said it would cost, kept beside the
+        # actual cost (the provider's lists are counted by the provider).
+        campaign.launch_estimate = (
+            None
+            if campaign.provider_list_ids
+            else compose.preview(campaign, samples=0).estimated_cost
+        )
+        campaign.save(
+            update_fields=["state", "launched_at", "pause_reason", "launch_estimate", "updated_at"]
+        )
         audit.record(
             "campaign.schedule" if campaign.state == State.SCHEDULED else "campaign.launch",
             actor=user,
@@ -438,9 +448,30 @@ def template_decide(*, template: DLTTemplate, user, approve: bool) -> DLTTemplat
     return template
 
 
+# How finely a campaign's counters keep time, counted from its launch: by
+# the minute at first, by the hour for its first two days (its charts go by
+# the minute or the hour while it spans less), by the day after.
+MINUTES_KEPT = timedelta(hours=2)
+HOURS_KEPT = timedelta(days=2)
+
+
+def counter_bucket(minute, launched_at):
+    """The time a counter row of ``minute`` is kept under once squashed."""
+    if minute is None:
+        return None
+    if launched_at is None or minute < launched_at.replace(second=0, microsecond=0):
+        # Test sends before launch, and campaigns never launched.
+        return minute.replace(hour=0, minute=0)
+    if minute < launched_at + MINUTES_KEPT:
+        return minute
+    if minute < launched_at + HOURS_KEPT:
+        return minute.replace(minute=0)
+    return minute.replace(hour=0, minute=0)
+
+
 def squash_counters() -> int:
-    """Fold each campaign's counter deltas into one row per day, account,
-    country and status."""
+    """Fold each campaign's counter deltas into one row per time bucket
+    (see ``counter_bucket``), account, country and status."""
     squashed = 0
     campaigns = (
         CampaignCounter.objects.filter(is_squashed=False)
@@ -449,12 +480,18 @@ def squash_counters() -> int:
         .filter(n__gt=20)
         .values_list("campaign_id", flat=True)
     )
-    keys = ("day", "account_id", "country", "status")
+    keys = ("day", "minute", "account_id", "country", "status")
     for campaign_id in list(campaigns):
         with transaction.atomic():
             rows = list(CampaignCounter.objects.select_for_update().filter(campaign_id=campaign_id))
+            launched_at = (
+                Campaign.objects.filter(pk=campaign_id)
+                .values_list("launched_at", flat=True)
+                .first()
+            )
             totals: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0])
             for row in rows:
+                row.minute = counter_bucket(row.minute, launched_at)
                 t = totals[tuple(getattr(row, k) for k in keys)]
                 t[0] += row.count
                 t[1] += row.estimated_cost
@@ -501,3 +538,96 @@ def refresh_provider_view(campaign: Campaign) -> bool:
         provider_view=view, provider_view_at=timezone.now()
     )
     return True
+
+
+# -- everyday actions ------------------------------------------------------------------------
+
+# What the composer sets, which a copy takes over; the schedule, the state,
+# the figures and an Admin's lifting of the quiet hours stay behind.
+CLONED_FIELDS = (
+    "text",
+    "sender",
+    "dlt_template",
+    "account",
+    "window",
+    "provider_lists",
+    "consent_required",
+    "keep_gsm7",
+    "flash",
+    "validity_minutes",
+    "transliteration",
+    "language_code",
+    "click_tracking",
+    "campaign_ref",
+    "callback_data",
+)
+CLONED_RELATIONS = ("lists", "exclude_lists", "segments")
+
+
+def campaign_clone(*, campaign: Campaign, user) -> Campaign:
+    """A new draft with the campaign's text, sender, account, audience and
+    options, to send again or to change; the original is untouched."""
+    if campaign.purpose != Campaign.Purpose.MARKETING:
+        raise CampaignError("Only a marketing campaign can be copied.")
+    name_field = Campaign._meta.get_field("name")
+    name = f"{campaign.name} (copy)"
+    if len(name) > name_field.max_length:
+        name = f"{campaign.name[: name_field.max_length - 8].rstrip()}… (copy)"
+    with transaction.atomic():
+        copy = Campaign(name=name, created_by=user, state=Campaign.State.DRAFT)
+        for field in CLONED_FIELDS:
+            setattr(copy, field, getattr(campaign, field))
+        copy.save()
+        for relation in CLONED_RELATIONS:
+            getattr(copy, relation).set(getattr(campaign, relation).all())
+        audit.record("campaign.clone", actor=user, obj=copy, copied_from=campaign.pk)
+    return copy
+
+
+class WindowInUse(Exception):
+    pass
+
+
+def window_delete(*, window, user) -> None:
+    """Delete a delivery window no campaign uses; a window in use stays
+    (its campaigns' messages are timed by it), with the campaigns named."""
+    users = list(window.campaigns.order_by("-id").values_list("name", flat=True)[:4])
+    if users:
+        total = window.campaigns.count()
+        named = ", ".join(f"“{n}”" for n in users[:3])
+        more = f" and {total - 3} more" if total > 3 else ""
+        raise WindowInUse(
+            f"“{window}” is not deleted: {total} campaign{'s' if total != 1 else ''} "
+            f"use{'' if total != 1 else 's'} it ({named}{more}). Choose another window "
+            "in their drafts, or keep it; a sent campaign keeps the window it went out in."
+        )
+    audit.record("window.delete", actor=user, obj=window)
+    window.delete()
+
+
+def window_save(*, form, user):
+    """Save a delivery window form (new or changed), audit-logged. A changed
+    window applies to the messages its campaigns have not sent yet: those
+    held for a later time (the old window, quiet hours, a retry's pause) are
+    timed again by the next dispatch, which holds again what the new window
+    and quiet hours keep back."""
+    created = form.instance.pk is None
+    with transaction.atomic():
+        window = form.save()
+        audit.record("window.create" if created else "window.edit", actor=user, obj=window)
+        if not created:
+            active = list(
+                window.campaigns.filter(
+                    state__in=[Campaign.State.RUNNING, Campaign.State.PAUSED]
+                ).values_list("pk", "state")
+            )
+            Message.objects.filter(
+                campaign_id__in=[pk for pk, _ in active],
+                status=Status.PENDING,
+                is_test=False,
+                not_before__gt=timezone.now(),
+            ).update(not_before=timezone.now())
+            for pk, state in active:
+                if state == Campaign.State.RUNNING:
+                    enqueue("campaigns.tasks.dispatch_campaign", pk)
+    return window

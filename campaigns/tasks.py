@@ -110,10 +110,10 @@ def poll_statuses() -> None:
 
 
 @shared_task(ignore_result=True)
-def apply_webhooks() -> None:
+def apply_webhooks(last_look: bool = False) -> None:
     """Apply the callbacks the webhook stored (queued when one is stored,
     and every few seconds by beat in case a worker died while applying)."""
-    reports.apply_stored_webhooks()
+    reports.apply_stored_webhooks(last_look=last_look)
 
 
 @shared_task(ignore_result=True)

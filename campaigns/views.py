@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,9 +18,10 @@ from providers import segments
 from providers.status import Status
 from smsportal import roles
 from smsportal.models import AuditLogEntry
+from smsportal.percent import percent_value
 from smsportal.phones import InvalidNumber
 
-from . import compose, selectors, services
+from . import compose, exports, selectors, services
 from .forms import (
     CampaignForm,
     DeliveryWindowForm,
@@ -29,7 +31,7 @@ from .forms import (
     SenderForm,
     TestSendForm,
 )
-from .models import Campaign, DeliveryWindow, DLTTemplate, Message, SenderID
+from .models import Approval, Campaign, DeliveryWindow, DLTTemplate, Message, SenderID
 
 ACTIVE = (Campaign.State.RUNNING, Campaign.State.SCHEDULED, Campaign.State.PAUSED)
 
@@ -38,10 +40,20 @@ def _chart(config: dict) -> str:
     return json.dumps(config, cls=DjangoJSONEncoder)
 
 
-def _daily_charts(by_day) -> dict:
-    """Chart.js configs for sends, delivery rate and cost per day."""
-    labels = [f"{day:%d %b}" for day, *_ in by_day]
-    rates = [round(100 * d / f, 1) if f else None for _, _, d, f, _ in by_day]
+def _label(at, unit: str) -> str:
+    """A chart's label for the minute, hour (in the reader's zone) or UTC
+    day starting at ``at``."""
+    if unit == "day":
+        return f"{at:%d %b}"
+    local = timezone.localtime(at)
+    return f"{local:%H:%M}" if unit == "minute" else f"{local:%a %H:00}"
+
+
+def _daily_charts(by_day, unit: str = "day") -> dict:
+    """Chart.js configs for sends, delivery rate and cost per day (or per
+    minute or hour: ``unit``)."""
+    labels = [_label(at, unit) for at, *_ in by_day]
+    rates = [percent_value(d, f) for _, _, d, f, _ in by_day]
     return {
         "sends_chart": _chart(
             {
@@ -57,7 +69,8 @@ def _daily_charts(by_day) -> dict:
         ),
         "rate_chart": _chart(
             {
-                "type": "line",
+                # A line needs two points; a campaign of a minute has one.
+                "type": "line" if len(labels) > 2 else "bar",
                 "data": {
                     "labels": labels,
                     "datasets": [{"label": "Delivery rate %", "data": rates, "spanGaps": True}],
@@ -77,10 +90,16 @@ def _daily_charts(by_day) -> dict:
     }
 
 
-def _with_counts(campaigns):
+def _with_counts(campaigns, *, waiting: bool = True):
+    """The campaigns with their counts, cost estimate and (``waiting``)
+    what each launched one waits for."""
     counts = selectors.campaign_counts([c.pk for c in campaigns])
+    now = timezone.now()
     for c in campaigns:
         c.counts = counts[c.pk]
+        c.estimate = selectors.cost_estimate(c, c.counts)
+        launched = waiting and c.launched_at
+        c.waiting = selectors.campaign_waiting(c, c.counts, now=now) if launched else []
     return campaigns
 
 
@@ -100,8 +119,11 @@ def home(request):
         "today": days.get(today, (0, 0, 0, 0)),
         "month_sent": sum(r[0] for r in month),
         "month_delivered": sum(r[1] for r in month),
-        "month_rate": sum(r[1] for r in month) / month_finished if month_finished else None,
+        "month_finished": month_finished,
         "month_cost": sum((r[3] for r in month), 0),
+        # Costs add up in one currency only: where every account uses the
+        # same one, the totals are shown in it.
+        "cost_currency": selectors.single_currency(),
         "by_account": period.by_account,
         "provider_chart": _chart(
             {
@@ -116,8 +138,11 @@ def home(request):
         ),
         **_daily_charts(chart_days),
         **_active_context(),
-        "recent": _with_counts(list(Campaign.objects.select_related("account")[:8])),
+        "recent": _with_counts(list(Campaign.objects.select_related("account")[:8]), waiting=False),
         "has_lists": _has_lists(),
+        "first_steps": selectors.first_steps(
+            can_send=roles.can_send(request.user), can_administer=roles.can_administer(request.user)
+        ),
     }
     if request.htmx and request.GET.get("part") == "active":
         return render(request, "campaigns/home.html#active", context)
@@ -125,7 +150,9 @@ def home(request):
 
 
 def _active_context() -> dict:
-    active = list(Campaign.objects.filter(state__in=ACTIVE).select_related("account")[:20])
+    active = list(
+        Campaign.objects.filter(state__in=ACTIVE).select_related("account", "window")[:20]
+    )
     return {"active": _with_counts(active)}
 
 
@@ -136,7 +163,9 @@ def _has_lists() -> bool:
 
 
 def campaign_index(request):
-    campaigns = _with_counts(list(Campaign.objects.select_related("account", "sender")[:200]))
+    campaigns = _with_counts(
+        list(Campaign.objects.select_related("account", "sender", "window")[:200])
+    )
     return render(request, "campaigns/index.html", {"campaigns": campaigns})
 
 
@@ -177,7 +206,7 @@ def _composer_preview(form: CampaignForm) -> dict:
             "segments": chosen_segments or [],
         }
         context["preview"] = compose.preview_draft(campaign, **kwargs)
-        context["check"] = compose.check_draft(campaign, **kwargs)
+        context["check"] = compose.check_draft(campaign, **kwargs, preview=context["preview"])
         if not lists and not chosen_segments:
             context["check"].errors.append("Choose at least one list or segment to send to.")
         context["scheduled_at"] = data.get("scheduled_at")
@@ -259,10 +288,17 @@ def _test_send(request, campaign, test_form) -> bool:
 
 
 def _launched_text(campaign) -> str:
+    """What the flash says after a launch: what the campaign waits for now."""
+    campaign = Campaign.objects.select_related("account", "window").get(pk=campaign.pk)
+    waiting = selectors.campaign_waiting(campaign)
     if campaign.state == Campaign.State.SCHEDULED:
-        when = timezone.localtime(campaign.scheduled_at)
-        return f"Scheduled for {when:%Y-%m-%d %H:%M} ({when.tzname()})."
-    return "Launched: the workers are sending it now."
+        return f"{waiting[0].headline}." if waiting else "Scheduled."
+    if not waiting:
+        if campaign.state == Campaign.State.COMPLETED:
+            return "Launched and done: every message is accounted for."
+        return "Launched."
+    first = waiting[0]
+    return f"Launched. {first.headline}: {first.detail}" if first.detail else "Launched."
 
 
 # ------------------------------------------------------------- campaign page
@@ -274,18 +310,22 @@ def _detail_context(campaign):
     recently_done = campaign.completed_at and timezone.now() - campaign.completed_at < timedelta(
         days=1
     )
-    by_day = selectors.campaign_by_day(campaign.pk)
+    timeline = selectors.campaign_timeline(campaign)
     cancelled = campaign.state == Campaign.State.CANCELLED
     return {
         "campaign": campaign,
         "counts": counts,
+        "waiting": selectors.campaign_waiting(campaign, counts) if campaign.launched_at else [],
+        "estimate": selectors.cost_estimate(campaign, counts),
         # Handed to the provider and not confirmed cancelled there.
         "still_going_out": selectors.held_at_provider(campaign) if cancelled else 0,
         # Keep refreshing while it sends, and while reports still come in.
         "live": campaign.is_active or bool(awaiting_reports and recently_done),
-        "recent": Message.objects.of_campaign(campaign.pk).order_by("-id")[:25],
+        "recent": selectors.latest_messages(campaign.pk, counts),
         "errors": selectors.error_reasons(campaign.pk),
-        "by_day": by_day,
+        "timeline": timeline,
+        # Charts once something went out (a campaign waiting has nothing to draw).
+        "charts": any(sent or cost for _, sent, _, _, cost in timeline.rows),
         "status_chart": _chart(
             {
                 "type": "doughnut",
@@ -295,7 +335,7 @@ def _detail_context(campaign):
                 },
             }
         ),
-        **_daily_charts(by_day),
+        **_daily_charts(timeline.rows, timeline.unit),
         "audit": AuditLogEntry.objects.filter(
             object_type="campaigns.campaign", object_id=str(campaign.pk)
         ).select_related("actor")[:50],
@@ -303,7 +343,9 @@ def _detail_context(campaign):
 
 
 def campaign_detail(request, pk):
-    campaign = get_object_or_404(Campaign.objects.select_related("account", "sender"), pk=pk)
+    campaign = get_object_or_404(
+        Campaign.objects.select_related("account", "sender", "window"), pk=pk
+    )
     if request.htmx and request.GET.get("part") == "progress":
         if request.GET.get("state") != campaign.state:
             # The state changed (e.g. completed): the actions change too.
@@ -316,8 +358,8 @@ def campaign_detail(request, pk):
         return render(request, "campaigns/detail.html#progress", context)
     context = _detail_context(campaign)
     if campaign.is_editable:
-        context["check"] = compose.check(campaign)
         context["preview"] = compose.preview(campaign)
+        context["check"] = compose.check(campaign, preview=context["preview"])
         context["test_form"] = TestSendForm()
     return render(request, "campaigns/detail.html", context)
 
@@ -404,7 +446,8 @@ def campaign_test_send(request, pk):
             )
             return redirect("campaigns:detail", pk=pk)
     context = _detail_context(campaign)
-    context.update(test_form=form, check=compose.check(campaign), preview=compose.preview(campaign))
+    preview = compose.preview(campaign)
+    context.update(test_form=form, check=compose.check(campaign, preview=preview), preview=preview)
     return render(request, "campaigns/detail.html", context, status=400)
 
 
@@ -463,8 +506,13 @@ def sender_index(request):
             services.audit.record("sender.request", actor=request.user, obj=sender)
             flash.success(request, f"Sender ID {sender} requested; an Admin approves it.")
             return redirect("campaigns:senders")
-    senders = SenderID.objects.prefetch_related("accounts").select_related("requested_by")
-    return render(request, "campaigns/senders.html", {"form": form, "senders": senders})
+    senders = list(SenderID.objects.prefetch_related("accounts").select_related("requested_by"))
+    pending = sum(s.status == Approval.PENDING for s in senders)
+    return render(
+        request,
+        "campaigns/senders.html",
+        {"form": form, "senders": senders, "pending_count": pending},
+    )
 
 
 @require_POST
@@ -538,7 +586,11 @@ def window_index(request):
     return render(
         request,
         "campaigns/windows.html",
-        {"form": form, "windows": DeliveryWindow.objects.all(), "summary": _window_summary(form)},
+        {
+            "form": form,
+            "windows": DeliveryWindow.objects.annotate(in_use=Count("campaigns")),
+            "summary": _window_summary(form),
+        },
     )
 
 
@@ -564,6 +616,88 @@ def _window_summary(form) -> str:
         time_zone=data.get("time_zone") or "UTC",
     )
     return window.summary()
+
+
+# ---------------------------------------------------------- everyday actions
+
+
+@require_POST
+def campaign_clone(request, pk):
+    """A new draft with this campaign's text, sender, account and audience."""
+    roles.require(roles.can_send, request.user)
+    campaign = get_object_or_404(Campaign, pk=pk)
+    try:
+        copy = services.campaign_clone(campaign=campaign, user=request.user)
+    except services.CampaignError as error:
+        flash.error(request, str(error))
+        return redirect("campaigns:detail", pk=pk)
+    flash.success(
+        request,
+        f"“{copy}” is a new draft copied from “{campaign}”: change what you need, then launch.",
+    )
+    return redirect("campaigns:edit", pk=copy.pk)
+
+
+def message_export(request):
+    """The message log as filtered on its page, as CSV (every matching
+    message, not one page)."""
+    roles.require(roles.can_export_csv, request.user)
+    form = MessageFilterForm(request.GET or None)
+    messages = Message.objects.all()
+    if form.is_bound:
+        form.is_valid()
+        # As on the page: the filters that are valid apply.
+        form.cleaned_data = {
+            k: v for k, v in getattr(form, "cleaned_data", {}).items() if k not in form.errors
+        }
+        messages = form.filter(messages)
+    campaign = getattr(form, "cleaned_data", {}).get("campaign")
+    return exports.message_log_response(
+        messages, name=f"messages-{campaign.name}" if campaign else "messages"
+    )
+
+
+def campaign_report_export(request, pk):
+    """The campaign's report as CSV: per country, messages by status, parts,
+    estimated and actual cost."""
+    roles.require(roles.can_export_csv, request.user)
+    campaign = get_object_or_404(Campaign.objects.select_related("account"), pk=pk)
+    return exports.campaign_report_response(campaign)
+
+
+def window_edit(request, pk):
+    roles.require(roles.can_send, request.user)
+    window = get_object_or_404(DeliveryWindow, pk=pk)
+    form = DeliveryWindowForm(request.POST if request.method == "POST" else None, instance=window)
+    if request.method == "POST" and form.is_valid():
+        window = services.window_save(form=form, user=request.user)
+        flash.success(request, f"Delivery window “{window}”: {window.summary()}.")
+        return redirect("campaigns:windows")
+    active = window.campaigns.filter(state__in=ACTIVE).count()
+    return render(
+        request,
+        "campaigns/window_edit.html",
+        {
+            "form": form,
+            "window": window,
+            "active": active,
+            "summary": _window_summary(form) if form.is_bound else window.summary(),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+def window_delete(request, pk):
+    roles.require(roles.can_send, request.user)
+    window = get_object_or_404(DeliveryWindow, pk=pk)
+    try:
+        services.window_delete(window=window, user=request.user)
+    except services.WindowInUse as error:
+        flash.error(request, str(error))
+    else:
+        flash.success(request, f"Delivery window “{window}” deleted.")
+    return redirect("campaigns:windows")
 
 
 @login_not_required

@@ -1,9 +1,19 @@
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
 from smsportal import audit
 
-from . import services
-from .models import Consent, ConsentEvent, Contact, ContactList, ListMembership, Suppression
+from . import segments, services
+from .models import (
+    Consent,
+    ConsentEvent,
+    Contact,
+    ContactImport,
+    ContactList,
+    ListMembership,
+    Segment,
+    Suppression,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -95,6 +105,63 @@ class ConsentEventAdmin(admin.ModelAdmin):
     list_filter = ["state", "source"]
     search_fields = ["=contact__phone"]
     raw_id_fields = ["contact"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    """Conditions are built and checked on the segment's page; here they are
+    shown in words, not edited as raw JSON (a wrong one would fail every
+    campaign that sends to the segment)."""
+
+    list_display = ["name", "match", "condition_count", "created_by", "updated_at"]
+    search_fields = ["name", "description"]
+    fields = ["name", "description", "match", "conditions_in_words", "created_by", "updated_at"]
+    readonly_fields = ["conditions_in_words", "created_by", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Conditions")
+    def condition_count(self, obj):
+        return len(obj.conditions or [])
+
+    @admin.display(description="Conditions")
+    def conditions_in_words(self, obj):
+        described = ((segments.describe(c),) for c in obj.conditions or [])
+        items = format_html_join("", "<li>{}</li>", described)
+        return format_html("<ul>{}</ul><p>Change them on the segment's page.</p>", items)
+
+
+@admin.register(ContactImport)
+class ContactImportAdmin(admin.ModelAdmin):
+    """An import's record: what was read, what it added, what went wrong.
+    Imports run from the pages; here they are read only."""
+
+    list_display = [
+        "original_name",
+        "target",
+        "contact_list",
+        "state",
+        "rows_read",
+        "rows_valid",
+        "rows_invalid",
+        "added",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["state", "target", "file_format"]
+    search_fields = ["original_name"]
+    list_select_related = ["contact_list", "created_by"]
+    exclude = ["columns", "sample_rows", "mapping", "stored_name", "error_report_name"]
 
     def has_add_permission(self, request):
         return False

@@ -1,3 +1,5 @@
+import zoneinfo
+
 from django import forms
 
 from smsportal.phones import InvalidNumber, country_choices, normalise
@@ -119,11 +121,33 @@ class ImportMappingForm(forms.Form):
                     (CONSENT, "Consent (yes, no or the date given)"),
                     (f"{ATTRIBUTE}{key}", f"Attribute “{key}”"),
                 ],
-                initial=contact_import.mapping.get(str(index), IGNORE)
-                if contact_import.mapping.get(str(index), "").split(":")[0] != "attr"
-                else f"{ATTRIBUTE}{key}",
+                initial=self._initial(index, key),
             )
             self.column_fields.append(name)
+
+    def _initial(self, index: int, key: str) -> str:
+        """What a column is imported as until the user says otherwise: what
+        the first look guessed; other named columns become an attribute
+        named after their header (a file without a header: ignored)."""
+        guessed = self.contact_import.mapping.get(str(index), "")
+        if guessed.split(":")[0] == "attr" or (not guessed and self.contact_import.has_header):
+            return f"{ATTRIBUTE}{key}"
+        return guessed or IGNORE
+
+    def chosen(self) -> tuple[dict, str, bool]:
+        """(mapping, country, has header) as the form holds them now, valid
+        or not: what the preview of the first rows reads."""
+        if not self.is_bound:
+            values = {name: self[name].initial for name in self.fields}
+        else:
+            self.is_valid()
+            values = {name: self.cleaned_data.get(name) for name in self.fields}
+        mapping = {
+            name.removeprefix("col_"): values[name]
+            for name in self.column_fields
+            if values.get(name)
+        }
+        return mapping, values.get("default_country") or "", bool(values.get("has_header"))
 
     def columns(self):
         samples = self.contact_import.sample_rows
@@ -148,6 +172,77 @@ class ImportMappingForm(forms.Form):
             raise forms.ValidationError("Choose at most one consent column.")
         data["mapping"] = mapping
         return data
+
+
+# The contact's own time zone, where quiet hours read it (an attribute,
+# as an imported "Time zone" column gives it).
+OWN_TIME_ZONE = "time_zone"
+
+
+class ContactEditForm(forms.Form):
+    first_name = forms.CharField(max_length=100, required=False)
+    last_name = forms.CharField(max_length=100, required=False)
+    own_time_zone = forms.ChoiceField(
+        required=False,
+        label="Time zone",
+        help_text="Where the contact is, when the number does not tell (quiet hours and "
+        "windows in the recipient's time read it).",
+    )
+
+    def __init__(self, *args, contact, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "first_name": contact.first_name,
+                "last_name": contact.last_name,
+                "own_time_zone": (contact.attributes or {}).get(OWN_TIME_ZONE, ""),
+            },
+        )
+        super().__init__(*args, **kwargs)
+        from_number = contact.time_zone or "unknown"
+        zones = sorted(zoneinfo.available_timezones())
+        current = self.initial.get("own_time_zone", "")
+        self.fields["own_time_zone"].choices = [
+            ("", f"From the number ({from_number})"),
+            *(((current, current),) if current and current not in zones else ()),
+            *((zone, zone) for zone in zones),
+        ]
+
+
+class AttributeForm(forms.Form):
+    key = forms.CharField(max_length=60, required=False, label="Name")
+    value = forms.CharField(max_length=1000, required=False)
+
+    def clean(self):
+        data = super().clean()
+        raw = (data.get("key") or "").strip()
+        key = attribute_key(raw)
+        if raw and not key:
+            raise forms.ValidationError("Give the attribute a name with letters or digits.")
+        if key == OWN_TIME_ZONE:
+            raise forms.ValidationError("Set the time zone in its own field above.")
+        if key in ("first_name", "last_name", "phone"):
+            raise forms.ValidationError(f"“{key}” is a field of its own, not an attribute.")
+        if not key and (data.get("value") or "").strip():
+            raise forms.ValidationError("Name the attribute this value is for.")
+        data["key"] = key
+        return data
+
+
+AttributeFormSet = forms.formset_factory(AttributeForm, extra=2, can_delete=True, max_num=200)
+
+
+def attributes_from(contact, own_time_zone: str, rows) -> dict:
+    """The contact's attributes after the edit: the rows kept (later rows
+    win a clash), plus the own time zone."""
+    attributes = {}
+    for row in rows:
+        data = row.cleaned_data
+        if data.get("key") and not data.get("DELETE"):
+            attributes[data["key"]] = (data.get("value") or "").strip()
+    if own_time_zone:
+        attributes[OWN_TIME_ZONE] = own_time_zone
+    return attributes
 
 
 class SuppressionForm(forms.Form):
@@ -187,13 +282,72 @@ class SegmentForm(forms.ModelForm):
 
 
 class ConditionForm(forms.Form):
+    """One condition of a segment. The widgets follow the field chosen: its
+    own tests, the attribute names contacts have, and a value box that fits
+    (a date, a choice, country codes); the builder re-renders a row when its
+    field or test changes."""
+
     # Callables: apps above contacts register fields once they are loaded.
     field = forms.ChoiceField(
-        choices=lambda: [("", "—"), *segments.field_choices()], required=False
+        choices=lambda: [("", "Choose…"), *segments.field_choices()],
+        required=False,
+        label="About",
     )
-    op = forms.ChoiceField(choices=lambda: [("", "—"), *segments.op_choices()], required=False)
+    op = forms.ChoiceField(
+        choices=lambda: [("", "—"), *segments.op_choices()], required=False, label="Test"
+    )
     key = forms.CharField(max_length=60, required=False, label="Attribute")
     value = forms.CharField(max_length=500, required=False)
+
+    def __init__(self, *args, attribute_names=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.chosen_field = self._current("field")
+        ops = segments.ops_for(self.chosen_field)
+        op = self._current("op")
+        if ops and op not in dict(ops):
+            op = ops[0][0]
+            self.initial["op"] = op
+        self.chosen_op = op
+        self.fields["op"].widget.choices = ops or [("", "—")]
+        for name in ("field", "op"):
+            self.fields[name].widget.attrs["data-builder-refresh"] = ""
+        names = list(attribute_names or [])
+        key = self._current("key")
+        if key and key not in names:
+            names.insert(0, key)
+        self.fields["key"].widget = forms.Select(
+            choices=[("", "Choose an attribute…"), *((n, n) for n in names)]
+        )
+        self.value_input = segments.value_input(self.chosen_field, op)
+        self.fields["value"].widget = self._value_widget(self._current("value"))
+
+    def _current(self, name: str) -> str:
+        if self.is_bound:
+            return str(self.data.get(self.add_prefix(name), "") or "")
+        return str(self.initial.get(name, "") or "")
+
+    def _value_widget(self, value: str):
+        spec = self.value_input
+        attrs = {"placeholder": spec.placeholder} if spec.placeholder else {}
+        if spec.kind == "choice":
+            choices = list(spec.choices)
+            if value and value not in dict(choices):
+                label = self._known_value_label(value)
+                if label:
+                    choices.insert(0, (value, label))
+            return forms.Select(choices=choices)
+        if spec.kind == "date":
+            return forms.DateInput(attrs={**attrs, "type": "date"})
+        if spec.kind == "countries":
+            return forms.TextInput(attrs={**attrs, "list": "segment-countries"})
+        if spec.suggestions:
+            attrs["list"] = f"{self.prefix}-suggestions"
+        return forms.TextInput(attrs=attrs)
+
+    def _known_value_label(self, value: str) -> str:
+        """The label of a stored value the choices leave out (a campaign
+        that is not among the newest), or "" when it is not a valid one."""
+        return segments.value_label(self.chosen_field, value)
 
     def clean(self):
         data = super().clean()
@@ -207,4 +361,64 @@ class ConditionForm(forms.Form):
         return data
 
 
-ConditionFormSet = forms.formset_factory(ConditionForm, extra=2, max_num=20)
+class BaseConditionFormSet(forms.BaseFormSet):
+    def __init__(self, *args, attribute_names=None, **kwargs):
+        self.attribute_names = attribute_names
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "attribute_names": self.attribute_names}
+
+    def conditions(self) -> list[dict]:
+        """The conditions of a valid formset, rows without a field left out."""
+        return [f.cleaned_data["condition"] for f in self if f.cleaned_data.get("condition")]
+
+
+ConditionFormSet = forms.formset_factory(
+    ConditionForm, formset=BaseConditionFormSet, extra=0, max_num=20, absolute_max=20
+)
+MAX_CONDITIONS = 20
+
+
+def condition_rows(data, prefix: str = "cond") -> list[dict]:
+    """The condition rows as posted, in order (whatever they hold)."""
+    try:
+        total = min(int(data.get(f"{prefix}-TOTAL_FORMS", 0)), MAX_CONDITIONS)
+    except (TypeError, ValueError):
+        total = 0
+    return [
+        {name: str(data.get(f"{prefix}-{i}-{name}", "") or "") for name in CONDITION_KEYS}
+        for i in range(total)
+    ]
+
+
+CONDITION_KEYS = ("field", "op", "key", "value")
+
+
+def change_rows(rows: list[dict], action: str) -> list[dict]:
+    """The rows after a builder action: "add" a condition, "remove-N" the
+    Nth (from 0), or "refresh" (a field or test changed)."""
+    rows = [dict(row) for row in rows]
+    if action == "add" and len(rows) < MAX_CONDITIONS:
+        rows.append(dict.fromkeys(CONDITION_KEYS, ""))
+    elif action.startswith("remove-") and action[7:].isdigit():
+        index = int(action[7:])
+        if 0 <= index < len(rows):
+            rows.pop(index)
+    for row in rows:
+        ops = dict(segments.ops_for(row["field"]))
+        if row["op"] not in ops:
+            row["op"] = next(iter(ops), "")
+        if row["field"] != "attribute":
+            row["key"] = ""
+        spec = segments.value_input(row["field"], row["op"])
+        if spec.kind == "none":
+            row["value"] = ""
+        elif (
+            spec.kind == "choice"
+            and row["value"] not in dict(spec.choices)
+            and not segments.value_label(row["field"], row["value"])
+        ):
+            # What the choice shows is what is counted.
+            row["value"] = spec.choices[0][0] if spec.choices else ""
+    return rows or [dict.fromkeys(CONDITION_KEYS, "")]

@@ -21,10 +21,13 @@ contact_ids(segment))``, minus suppressions as for lists).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
+from time import monotonic
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -61,6 +64,9 @@ class Condition:
     q: Callable[[str, str], Q]
     describe: Callable[[str], str]
     suggest: Callable[[], Iterable[str]]
+    # (stored value, label) pairs to pick the value from, when the values
+    # are a known set (the builder then shows a choice, not a text box).
+    choices: Callable[[], Iterable[tuple[str, str]]] | None = None
 
 
 REGISTERED: dict[str, Condition] = {}
@@ -86,15 +92,6 @@ def pick(objects, value: str, what: str) -> str:
     if found is None:
         raise ValidationError(f"There is no {what} called “{value}”.")
     return str(found.pk)
-
-
-def value_suggestions() -> list[str]:
-    """Names offered in the value box: lists, and what registered fields offer."""
-    names = list(ContactList.objects.values_list("name", flat=True)[:200])
-    names += [label.lower() for label in Consent.labels]
-    for condition in REGISTERED.values():
-        names += list(condition.suggest())
-    return names
 
 
 def field_choices():
@@ -219,3 +216,177 @@ def describe(condition: dict) -> str:
     elif condition["field"] == "consent":
         value = dict(Consent.choices).get(value, value).lower()
     return f"{label} {op} {value}".strip()
+
+
+# ------------------------------------------------------------------ builder
+#
+# What the segment builder on the pages needs: the input each field takes,
+# the attribute names the contacts have, and how many contacts conditions
+# that are still being typed pick.
+
+# How many attribute names the builder offers, and contacts it shows.
+MAX_ATTRIBUTE_NAMES = 200
+SAMPLE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class ValueInput:
+    """The input a condition's value is typed or picked in.
+
+    kind: "none" (the test needs no value), "text", "date", "choice" (one
+    of ``choices``) or "countries" (two-letter codes, comma-separated).
+    ``suggestions`` are offered while typing a text."""
+
+    kind: str
+    choices: tuple[tuple[str, str], ...] = ()
+    suggestions: tuple[str, ...] = ()
+    placeholder: str = ""
+
+
+def ops_for(name: str) -> list[tuple[str, str]]:
+    """The tests that apply to a field, in order ([] for an unknown one)."""
+    return list(FIELDS.get(name, ("", {}))[1].items())
+
+
+def needs_value(op: str) -> bool:
+    return NEEDS_VALUE.get(op, True)
+
+
+def value_input(name: str, op: str = "") -> ValueInput:
+    """How the value of a condition about ``name`` is entered."""
+    if name not in FIELDS or (op and not needs_value(op)):
+        return ValueInput("none")
+    if name == "country":
+        return ValueInput("countries", placeholder="DE, FR")
+    if name == "consent":
+        return ValueInput(
+            "choice", choices=tuple((state, label.lower()) for state, label in Consent.choices)
+        )
+    if name == "created":
+        return ValueInput("date", placeholder="YYYY-MM-DD")
+    if name == "list":
+        lists = ContactList.objects.order_by("name").values_list("pk", "name")[:500]
+        return ValueInput("choice", choices=tuple((str(pk), str(n)) for pk, n in lists))
+    if name in REGISTERED:
+        condition = REGISTERED[name]
+        if condition.choices is not None:
+            return ValueInput("choice", choices=tuple(condition.choices()))
+        return ValueInput("text", suggestions=tuple(condition.suggest()))
+    return ValueInput("text")
+
+
+def value_label(name: str, value: str) -> str:
+    """How a stored value of a list or registered field reads (its name),
+    or "" when it is not a valid one."""
+    try:
+        if name == "list":
+            found = ContactList.objects.filter(pk=pick(ContactList.objects.all(), value, "list"))
+            return str(found.first() or "")
+        if name in REGISTERED:
+            return REGISTERED[name].describe(REGISTERED[name].clean(value))
+    except ValidationError:
+        return ""
+    return ""
+
+
+def attribute_names() -> list[str]:
+    """The attribute names contacts have (imported columns), by name. Read
+    with one pass over the contacts and kept (in this process, for a few
+    minutes) until a contact or an import is added or a contact's
+    attributes are edited, so the builder does not scan the contacts on
+    every change."""
+    from .models import ContactImport
+
+    newest_contact = Contact.objects.order_by("-pk").values_list("pk", flat=True).first()
+    newest_import = (
+        ContactImport.objects.filter(state=ContactImport.State.COMPLETED)
+        .order_by("-finished_at")
+        .values_list("pk", "finished_at")
+        .first()
+    )
+    key = (
+        newest_contact,
+        newest_import,
+        # Edits on the contact page, in any process (the shared cache).
+        cache.get(ATTRIBUTE_NAMES_VERSION, 0),
+    )
+    now = monotonic()
+    kept = _attribute_names.get("kept")
+    if kept and kept[0] == key and now - kept[1] < ATTRIBUTE_NAMES_KEPT:
+        return list(kept[2])
+    names = _read_attribute_names()
+    _attribute_names["kept"] = (key, now, tuple(names))
+    return names
+
+
+ATTRIBUTE_NAMES_KEPT = 300  # seconds
+_attribute_names: dict[str, tuple] = {}
+
+
+# Bumped when contacts change their attributes outside an import (the
+# contact page): attribute_names reads them again.
+ATTRIBUTE_NAMES_VERSION = "segments:attribute-names:version"
+
+
+def attribute_names_changed() -> None:
+    try:
+        cache.incr(ATTRIBUTE_NAMES_VERSION)
+    except ValueError:
+        cache.set(ATTRIBUTE_NAMES_VERSION, 1, None)
+
+
+def _read_attribute_names() -> list[str]:
+    # The table name is the model's own; the limit is a parameter.
+    table = Contact._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = f"SELECT DISTINCT jsonb_object_keys(attributes) AS k FROM {table} ORDER BY k"  # noqa: S608
+    else:
+        sql = f"SELECT DISTINCT j.key FROM {table}, json_each({table}.attributes) j ORDER BY 1"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} LIMIT %s", [MAX_ATTRIBUTE_NAMES])
+        return [row[0] for row in cursor.fetchall()]
+
+
+@dataclass
+class Evaluation:
+    """What conditions being built pick right now: the number of contacts
+    (None while no condition is complete), a few of them, and the problems
+    of the conditions left out, as (position from 1, message)."""
+
+    count: int | None
+    sample: list[Contact]
+    problems: list[tuple[int, str]]
+    counted: int
+    # Positions of conditions still waiting for their value (not wrong yet).
+    incomplete: list[int] = field(default_factory=list)
+
+
+def evaluate(match: str, rows: list[dict]) -> Evaluation:
+    """Count the contacts the complete conditions among ``rows`` pick (rows
+    without a field are ignored; incomplete or wrong ones are reported)."""
+    conditions, problems, incomplete = [], [], []
+    for position, row in enumerate(rows, 1):
+        if not row.get("field"):
+            continue
+        if (
+            row["field"] in FIELDS
+            and needs_value(row.get("op", ""))
+            and not (row.get("value") or "").strip()
+        ):
+            incomplete.append(position)
+            continue
+        try:
+            conditions.append(clean_condition(row))
+        except ValidationError as exc:
+            problems.append((position, " ".join(exc.messages)))
+    if not conditions:
+        return Evaluation(None, [], problems, 0, incomplete)
+    match = match if match in Segment.Match.values else Segment.Match.ALL
+    picked = contacts(Segment(match=match, conditions=conditions))
+    return Evaluation(
+        count=picked.count(),
+        sample=list(picked.order_by("-id")[:SAMPLE_SIZE]),
+        problems=problems,
+        counted=len(conditions),
+        incomplete=incomplete,
+    )

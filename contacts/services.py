@@ -197,6 +197,43 @@ def consent_set(*, contact: Contact, state: str, note: str = "", user) -> Consen
     )
 
 
+def contact_update(
+    *, contact: Contact, first_name: str, last_name: str, attributes: dict, user
+) -> Contact:
+    """A person corrects a contact on its page: names and attributes (the
+    number is what the contact is; consent has its own record)."""
+    before = {
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "attributes": dict(contact.attributes or {}),
+    }
+    contact.first_name, contact.last_name = first_name.strip(), last_name.strip()
+    contact.attributes = {str(k): str(v) for k, v in attributes.items()}
+    after = {
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "attributes": contact.attributes,
+    }
+    changed = sorted(k for k in before if before[k] != after[k])
+    if not changed:
+        return contact
+    contact.save(update_fields=["first_name", "last_name", "attributes", "updated_at"])
+    keys_before, keys_after = set(before["attributes"]), set(contact.attributes)
+    audit.record(
+        "contact.edit",
+        actor=user,
+        obj=contact,
+        changed=changed,
+        attributes_added=sorted(keys_after - keys_before),
+        attributes_removed=sorted(keys_before - keys_after),
+    )
+    if keys_after - keys_before:
+        from . import segments
+
+        segments.attribute_names_changed()
+    return contact
+
+
 def suppression_remove(*, suppression: Suppression, user) -> None:
     audit.record("suppression.remove", actor=user, obj=suppression, reason=suppression.reason)
     suppression.delete()

@@ -7,16 +7,24 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from smsportal import roles
+from smsportal.phones import country_choices, default_country
 
 from . import exports, segments, selectors, services
 from .forms import (
+    CONDITION_KEYS,
+    OWN_TIME_ZONE,
     AddContactsForm,
+    AttributeFormSet,
     ConditionFormSet,
+    ContactEditForm,
     ContactListForm,
     ImportMappingForm,
     ImportUploadForm,
     SegmentForm,
     SuppressionForm,
+    attributes_from,
+    change_rows,
+    condition_rows,
 )
 from .imports import ImportFileError
 from .models import Consent, Contact, ContactImport, ContactList, Segment, Suppression
@@ -72,7 +80,10 @@ def list_index(request):
 
 def list_detail(request, pk):
     contact_list = get_object_or_404(ContactList, pk=pk)
-    form = AddContactsForm(request.POST if request.method == "POST" else None)
+    form = AddContactsForm(
+        request.POST if request.method == "POST" else None,
+        initial={"country": default_country()},
+    )
     row_errors = []
     if request.method == "POST":
         roles.require(roles.can_send, request.user)
@@ -227,8 +238,12 @@ def import_detail(request, pk):
         form = ImportMappingForm(
             request.POST if request.method == "POST" else None,
             contact_import=job,
-            initial={"has_header": job.has_header},
+            initial={"has_header": job.has_header, "default_country": default_country()},
         )
+        if request.GET.get("part") == "preview":
+            return render(
+                request, "contacts/import_detail.html#preview", _import_preview(job, form)
+            )
         if request.method == "POST" and form.is_valid():
             services.import_start(
                 contact_import=job,
@@ -241,6 +256,7 @@ def import_detail(request, pk):
     context = {
         "job": job,
         "form": form,
+        **(_import_preview(job, form) if form else {}),
         "stalled": services.import_is_stalled(job),
         "eta": services.import_eta_seconds(job),
         "has_report": services.import_error_report(job) is not None,
@@ -250,6 +266,20 @@ def import_detail(request, pk):
     return render(
         request, "contacts/import_detail.html", context, status=400 if form and form.errors else 200
     )
+
+
+def _import_preview(job, form) -> dict:
+    """The first rows as the mapping form's choices will read them."""
+    mapping, country, has_header = form.chosen()
+    rows, problem = selectors.import_preview(
+        job, mapping=mapping, default_country=country, has_header=has_header
+    )
+    return {
+        "preview_rows": rows,
+        "preview_problem": problem,
+        "preview_country": country,
+        "preview_country_name": dict(country_choices()).get(country, country),
+    }
 
 
 @require_POST
@@ -315,6 +345,35 @@ def contact_detail(request, pk):
     )
 
 
+def contact_edit(request, pk):
+    roles.require(roles.can_send, request.user)
+    contact = get_object_or_404(Contact, pk=pk)
+    post = request.method == "POST"
+    form = ContactEditForm(request.POST if post else None, contact=contact)
+    kept = sorted((k, v) for k, v in (contact.attributes or {}).items() if k != OWN_TIME_ZONE)
+    rows = AttributeFormSet(
+        request.POST if post else None,
+        initial=[{"key": k, "value": v} for k, v in kept],
+        prefix="attr",
+    )
+    if post and form.is_valid() and rows.is_valid():
+        services.contact_update(
+            contact=contact,
+            first_name=form.cleaned_data["first_name"],
+            last_name=form.cleaned_data["last_name"],
+            attributes=attributes_from(contact, form.cleaned_data["own_time_zone"], rows),
+            user=request.user,
+        )
+        flash.success(request, "Contact saved.")
+        return redirect("contacts:contact", pk=pk)
+    return render(
+        request,
+        "contacts/contact_edit.html",
+        {"contact": contact, "form": form, "rows": rows},
+        status=400 if post else 200,
+    )
+
+
 @require_POST
 def contact_consent(request, pk):
     roles.require(roles.can_send, request.user)
@@ -340,38 +399,80 @@ def segment_index(request):
 def segment_edit(request, pk=None):
     roles.require(roles.can_send, request.user)
     segment = get_object_or_404(Segment, pk=pk) if pk else None
-    data = request.POST if request.method == "POST" else None
-    form = SegmentForm(data, instance=segment)
-    initial = segment.conditions if segment else [{"field": "country", "op": "in"}]
-    conditions = ConditionFormSet(data, initial=initial, prefix="cond")
-    if request.method == "POST" and form.is_valid() and conditions.is_valid():
-        picked = [
-            f.cleaned_data["condition"] for f in conditions if f.cleaned_data.get("condition")
-        ]
-        if not picked:
-            form.add_error(None, "Add at least one condition.")
-        else:
-            segment = services.segment_save(
-                segment=segment,
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
-                match=form.cleaned_data["match"],
-                conditions=picked,
-                user=request.user,
-            )
-            flash.success(request, f"Segment “{segment}” saved.")
-            return redirect("contacts:segment", pk=segment.pk)
-    return render(
-        request,
-        "contacts/segment_edit.html",
-        {
-            "form": form,
-            "conditions": conditions,
-            "segment": segment,
-            "value_names": segments.value_suggestions(),
-        },
-        status=400 if form.errors or conditions.total_error_count() else 200,
-    )
+    post = request.method == "POST"
+    form = SegmentForm(request.POST if post else None, instance=segment)
+    builder = request.POST.get("builder", "") if post else ""
+    if builder:
+        # Add or remove a condition without scripts: the page comes back
+        # with the rows changed, nothing saved.
+        form = SegmentForm(initial=_segment_form_initial(request.POST), instance=segment)
+        rows = change_rows(condition_rows(request.POST), builder)
+        return _segment_page(request, form, _condition_forms(rows), segment, rows, form.initial)
+    if post:
+        conditions = _condition_forms(request.POST)
+        if form.is_valid() and conditions.is_valid():
+            picked = conditions.conditions()
+            if not picked:
+                form.add_error(None, "Add at least one condition.")
+            else:
+                segment = services.segment_save(
+                    segment=segment,
+                    name=form.cleaned_data["name"],
+                    description=form.cleaned_data["description"],
+                    match=form.cleaned_data["match"],
+                    conditions=picked,
+                    user=request.user,
+                )
+                flash.success(request, f"Segment “{segment}” saved.")
+                return redirect("contacts:segment", pk=segment.pk)
+        rows = condition_rows(request.POST)
+        return _segment_page(request, form, conditions, segment, rows, request.POST)
+    rows = segment.conditions if segment else [{"field": "country", "op": "in"}]
+    rows = change_rows([{k: str(r.get(k, "")) for k in CONDITION_KEYS} for r in rows], "")
+    match = segment.match if segment else Segment.Match.ALL
+    return _segment_page(request, form, _condition_forms(rows), segment, rows, {"match": match})
+
+
+def _segment_form_initial(data) -> dict:
+    return {name: data.get(name, "") for name in ("name", "description", "match")}
+
+
+def _condition_forms(rows_or_data):
+    """The condition rows as forms: bound to posted data, or showing rows."""
+    names = segments.attribute_names()
+    if isinstance(rows_or_data, list):
+        return ConditionFormSet(initial=rows_or_data, prefix="cond", attribute_names=names)
+    return ConditionFormSet(rows_or_data, prefix="cond", attribute_names=names)
+
+
+def _segment_page(request, form, conditions, segment, rows, data):
+    context = {
+        "form": form,
+        "conditions": conditions,
+        "segment": segment,
+        "evaluation": segments.evaluate(data.get("match", ""), rows),
+        "country_names": country_choices(),
+    }
+    errors = form.errors or (conditions.is_bound and conditions.total_error_count())
+    return render(request, "contacts/segment_edit.html", context, status=400 if errors else 200)
+
+
+@require_POST
+def segment_preview(request):
+    """The builder as the user works: the live count of matching contacts,
+    and with ``builder`` (add, remove-N, refresh) the conditions re-drawn."""
+    roles.require(roles.can_send, request.user)
+    rows = condition_rows(request.POST)
+    builder = request.POST.get("builder", "")
+    if builder:
+        rows = change_rows(rows, builder)
+    context = {
+        "conditions": _condition_forms(rows),
+        "evaluation": segments.evaluate(request.POST.get("match", ""), rows),
+        "oob": bool(builder),
+    }
+    part = "builder_update" if builder else "count"
+    return render(request, f"contacts/segment_edit.html#{part}", context)
 
 
 def segment_detail(request, pk):

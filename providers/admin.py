@@ -4,7 +4,8 @@ from django.contrib import admin, messages
 from smsportal import audit, roles
 from smsportal.admin import ReadOnlyAdmin
 
-from . import services
+from . import crypto, services
+from .forms import REPLY_FIELDS, option_field
 from .models import FailedCallback, InboundMessage, ProviderAccount, RateCardEntry, WebhookInbox
 
 
@@ -14,12 +15,11 @@ class RateInline(admin.TabularInline):
 
 
 class ProviderAccountAdminForm(forms.ModelForm):
+    """The account's common fields. The chosen backend's options and
+    credentials are added as fields of their own (``option_fields``), as on
+    the account's page: never a raw JSON object."""
+
     base_url = forms.URLField(required=False, assume_scheme="https")
-    new_credentials = forms.JSONField(
-        required=False,
-        help_text="Replace the stored credentials (a JSON object). Leave empty to keep them; "
-        "stored values are never shown.",
-    )
 
     class Meta:
         model = ProviderAccount
@@ -27,7 +27,6 @@ class ProviderAccountAdminForm(forms.ModelForm):
             "name",
             "kind",
             "base_url",
-            "options",
             "default_sender",
             "throughput",
             "currency",
@@ -36,6 +35,48 @@ class ProviderAccountAdminForm(forms.ModelForm):
             "fallback",
             "enabled",
         ]
+        help_texts = {
+            "kind": "Which provider. Its own options and credentials are fields here once "
+            "the account is saved.",
+        }
+
+
+def backend_fields(account) -> dict[str, forms.Field]:
+    """Form fields for the account's backend options and credentials (a
+    stored secret is never shown: left empty, it is kept), and for the
+    confirmations of keyword replies."""
+    if account is None or not account.pk:
+        return {}
+    backend = account.backend_class
+    options = account.options or {}
+    stored = account.credentials
+    fields: dict[str, forms.Field] = {}
+    for f in backend.option_fields:
+        fields[f"opt_{f.name}"] = option_field(f, options)
+    for f in backend.credential_fields:
+        kept = stored.get(f.name)
+        fields[f"cred_{f.name}"] = forms.CharField(
+            label=f.label,
+            required=False,
+            help_text=(f.help_text + " " if f.help_text else "")
+            + (f"Stored ({crypto.mask(str(kept))}); leave empty to keep it." if kept else ""),
+            widget=forms.PasswordInput if f.secret else forms.TextInput,
+            initial="" if f.secret else (kept or ""),
+        )
+    fields["keyword_replies_off"] = forms.BooleanField(
+        label="Send no confirmations of STOP, START and HELP replies",
+        required=False,
+        initial=options.get("keyword_replies") == "off",
+    )
+    for intent, label in REPLY_FIELDS:
+        fields[f"reply_{intent}"] = forms.CharField(
+            label=label,
+            required=False,
+            max_length=320,
+            initial=options.get(f"reply_{intent}") or "",
+            help_text=f"Empty: the site's text (KEYWORD_REPLY_{intent.upper()}).",
+        )
+    return fields
 
 
 @admin.register(ProviderAccount)
@@ -48,24 +89,51 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     inlines = [RateInline]
     actions = ["check_connection"]
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        extra = backend_fields(obj)
+        if extra:
+            kwargs["form"] = type("ProviderAccountAdminForm", (self.form,), extra)
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # The kind decides which options and credentials exist: fixed once saved.
+        return [*fields, "kind"] if obj and obj.pk else fields
+
     @admin.display(description="Stored credentials")
     def masked(self, obj):
-        return obj.masked_credentials() if obj.pk else "—"
+        masked = obj.masked_credentials() if obj.pk else {}
+        return ", ".join(f"{name}: {value}" for name, value in masked.items()) or "—"
 
     @admin.display(description="Webhook URL")
     def webhook(self, obj):
         return obj.webhook_url() if obj.pk else "—"
 
     def save_model(self, request, obj, form, change):
-        new = form.cleaned_data.get("new_credentials")
-        if new:
-            obj.credentials = new
+        data = form.cleaned_data
+        backend = obj.backend_class
+        options = dict(obj.options or {})
+        for f in backend.option_fields:
+            if f"opt_{f.name}" in data:
+                options[f.name] = data[f"opt_{f.name}"]
+        if "keyword_replies_off" in data:
+            options["keyword_replies"] = "off" if data["keyword_replies_off"] else ""
+            for intent, _ in REPLY_FIELDS:
+                options[f"reply_{intent}"] = (data.get(f"reply_{intent}") or "").strip()
+        obj.options = options
+        given = {
+            f.name: data[f"cred_{f.name}"]
+            for f in backend.credential_fields
+            if data.get(f"cred_{f.name}")
+        }
+        if given:
+            obj.credentials = {**(obj.credentials if obj.pk else {}), **given}
         super().save_model(request, obj, form, change)
         audit.record(
             "provider.edit" if change else "provider.create",
             actor=request.user,
             obj=obj,
-            credentials_changed=bool(new),
+            credentials_changed=bool(given),
             via="admin",
         )
 

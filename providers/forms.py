@@ -25,6 +25,27 @@ REPLY_FIELDS = (
 )
 
 
+def option_field(f, options: dict) -> forms.Field:
+    """The form field of one of a backend's options, holding its stored value
+    (a choice where the option has fixed values); the account's page and the
+    Django admin both edit options with it."""
+    value = options.get(f.name, "")
+    if value is None:
+        value = ""
+    if f.choices:
+        values = [v for v, _ in f.choices]
+        if isinstance(value, bool):
+            value = str(value).lower()
+        return forms.ChoiceField(
+            label=f.label,
+            required=False,
+            choices=f.choices,
+            help_text=f.help_text,
+            initial=value if value in values else values[0],
+        )
+    return forms.CharField(label=f.label, required=f.required, help_text=f.help_text, initial=value)
+
+
 class ProviderAccountForm(forms.ModelForm):
     """Common fields, plus the chosen backend's own credential and option
     fields (added by kind). Stored secrets are never shown back: an empty
@@ -119,21 +140,7 @@ class ProviderAccountForm(forms.ModelForm):
             )
 
     def _option_field(self, f, options: dict) -> forms.Field:
-        value = options.get(f.name, "")
-        if f.choices:
-            values = [v for v, _ in f.choices]
-            if isinstance(value, bool):
-                value = str(value).lower()
-            return forms.ChoiceField(
-                label=f.label,
-                required=False,
-                choices=f.choices,
-                help_text=f.help_text,
-                initial=value if value in values else values[0],
-            )
-        return forms.CharField(
-            label=f.label, required=f.required, help_text=f.help_text, initial=value
-        )
+        return option_field(f, options)
 
     def _show_only_when(self, name: str, only_when: tuple[str, tuple[str, ...]]) -> None:
         """Mark a field for static/js/provider-account.js, which shows it only

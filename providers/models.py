@@ -154,6 +154,8 @@ class RateCardEntry(models.Model):
 
     class Meta:
         ordering = ["country"]
+        verbose_name = "rate card entry"
+        verbose_name_plural = "rate card entries"
         constraints = [
             models.UniqueConstraint(fields=["account", "country"], name="rate_unique"),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="rate_not_negative"),

@@ -24,6 +24,11 @@ GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
 
 LIMITS = {GSM7: (160, 153), UCS2: (70, 67)}
 
+# The longest message text smsportal takes, as written (placeholders not yet
+# filled): the composer's preview, its save and the provider's preview all
+# hold texts to it.
+MAX_TEXT_CHARS = 1600
+
 
 @dataclass(frozen=True)
 class SegmentInfo:
@@ -102,6 +107,66 @@ _GSM_EQUIVALENTS = {
     "\u2022": "-",
     "\u00b4": "'",
     "`": "'",
+    # More punctuation and spaces with a plain equivalent.
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2015": "-",
+    "\u201f": '"',
+    "\u2039": "<",
+    "\u203a": ">",
+    "\u2024": ".",
+    "\u2025": "..",
+    "\u203c": "!!",
+    "\u2044": "/",
+    "\u00d7": "x",
+    "\u00b7": ".",
+    **dict.fromkeys(
+        "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008\u200a\u202f\u205f\u3000", " "
+    ),
+    # Letters that no accent stripping reaches (a stroke or a ligature, not
+    # an accent): their look-alikes, as people write them without the letter.
+    "\u0141": "L",  # Ł
+    "\u0142": "l",  # ł
+    "\u0110": "D",  # Đ
+    "\u0111": "d",  # đ
+    "\u00d0": "D",  # Ð
+    "\u00f0": "d",  # ð
+    "\u0126": "H",  # Ħ
+    "\u0127": "h",  # ħ
+    "\u0131": "i",  # ı (dotless i)
+    "\u0166": "T",  # Ŧ
+    "\u0167": "t",  # ŧ
+    "\u013f": "L",  # Ŀ
+    "\u0140": "l",  # ŀ
+    "\u014a": "N",  # Ŋ
+    "\u014b": "n",  # ŋ
+    "\u0138": "k",  # ĸ
+    "\u017f": "s",  # ſ
+    "\u0192": "f",  # ƒ
+    "\u0149": "'n",  # ŉ
+    "\u0132": "IJ",  # Ĳ
+    "\u0133": "ij",  # ĳ
+    "\u0152": "OE",  # Œ
+    "\u0153": "oe",  # œ
+    "\u00de": "Th",  # Þ
+    "\u00fe": "th",  # þ
+    "\u1e9e": "SS",  # ẞ
+    # Capital Greek letters drawn like Latin ones (the others are in GSM-7).
+    "\u0391": "A",
+    "\u0392": "B",
+    "\u0395": "E",
+    "\u0396": "Z",
+    "\u0397": "H",
+    "\u0399": "I",
+    "\u039a": "K",
+    "\u039c": "M",
+    "\u039d": "N",
+    "\u039f": "O",
+    "\u03a1": "P",
+    "\u03a4": "T",
+    "\u03a5": "Y",
+    "\u03a7": "X",
 }
 
 
@@ -109,14 +174,36 @@ def to_gsm7(text: str) -> str:
     """Replace characters that have a GSM-7 look-alike (smart quotes, dashes,
     accented letters) so the text can go as GSM-7. Characters with no
     equivalent are kept, so the result may still need UCS-2."""
-    out = []
-    for c in text:
-        if c in GSM_BASIC or c in GSM_EXTENSION:
-            out.append(c)
-        elif c in _GSM_EQUIVALENTS:
-            out.append(_GSM_EQUIVALENTS[c])
-        else:
-            # Strip accents where the bare letter is GSM-7 (ê -> e, ç -> c).
-            base = unicodedata.normalize("NFD", c)[0]
-            out.append(base if base in GSM_BASIC else c)
-    return "".join(out)
+    return "".join(_gsm7_char(c) for c in text)
+
+
+def gsm7_lookalike(c: str) -> str | None:
+    """The GSM-7 text that stands in for ``c`` with the GSM-7 option (``c``
+    itself when it is GSM-7); None when it has none (an emoji, a Chinese
+    character)."""
+    found = _gsm7_char(c)
+    return found if is_gsm7(found) else None
+
+
+def _gsm7_char(c: str) -> str:
+    if c in GSM_BASIC or c in GSM_EXTENSION:
+        return c
+    if c in _GSM_EQUIVALENTS:
+        return _GSM_EQUIVALENTS[c]
+    # Strip accents where the bare letter is GSM-7 (ê -> e, ç -> c, ő -> o,
+    # ş -> s), or has a look-alike itself (Ά -> Α -> A).
+    base = unicodedata.normalize("NFD", c)[0]
+    if base in GSM_BASIC:
+        return base
+    return _GSM_EQUIVALENTS.get(base, c)
+
+
+def not_gsm7(text: str) -> list[str]:
+    """The characters of ``text`` outside GSM-7, each once, in order."""
+    return list(dict.fromkeys(c for c in text if c not in GSM_BASIC and c not in GSM_EXTENSION))
+
+
+def without_ucs2(text: str) -> str:
+    """The text as it would go in GSM-7: look-alikes replaced, and what has
+    none left out (what the composer prices UCS-2 against)."""
+    return "".join(c for c in to_gsm7(text) if c in GSM_BASIC or c in GSM_EXTENSION)

@@ -140,8 +140,8 @@ def account_check(request, pk):
 
 CHECK_CLASSES = {"ok": "text-success", "unverified": "text-warning", "failed": "text-danger"}
 
-# The longest text the composer takes (10 parts).
-MAX_PREVIEW_TEXT = 1600
+# The longest text the composer takes.
+MAX_PREVIEW_TEXT = segments.MAX_TEXT_CHARS
 
 
 @require_POST

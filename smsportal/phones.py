@@ -209,3 +209,56 @@ def country_choices() -> list[tuple[str, str]]:
         for region in phonenumbers.SUPPORTED_REGIONS
     ]
     return sorted(out, key=lambda item: item[1])
+
+
+def default_country() -> str:
+    """The site's country for numbers written without +country code:
+    DEFAULT_COUNTRY, else the one country whose numbers are all in the zone
+    of TIME_ZONE (Europe/Berlin: DE), else none."""
+    from django.conf import settings
+
+    configured = getattr(settings, "DEFAULT_COUNTRY", "")
+    if configured:
+        return configured.upper()
+    return _zone_country(settings.TIME_ZONE)
+
+
+@cache
+def _zone_country(zone: str) -> str:
+    # Country codes whose numbers are all in that one zone (49: Berlin).
+    codes = {
+        int(prefix)
+        for prefix, zones in pn_timezone.TIMEZONE_DATA.items()
+        if prefix.isdigit() and int(prefix) in COUNTRY_CODE_TO_REGION_CODE and zones == (zone,)
+    }
+    if len(codes) != 1:
+        return ""
+    region = phonenumbers.region_code_for_country_code(codes.pop())
+    return "" if region == phonenumbers.UNKNOWN_REGION else region
+
+
+def search_prefix(raw: str, default_region: str = "") -> str:
+    """What the E.164 numbers a search box's text stands for start with:
+    the whole number when it is one ("0176 10033621" with Germany, or
+    "+49 176 10033621": "+4917610033621"), else the digits typed with the
+    country code in front ("0176" with Germany: "+49176"; "+4915" or
+    "4915": "+4915"). Empty when it has no digits."""
+    text = (raw or "").strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if not digits:
+        return ""
+    international = text.startswith("+") or text.startswith("00")
+    try:
+        return normalise(text, default_region or None).e164
+    except InvalidNumber:
+        pass
+    if international:
+        return "+" + (digits[2:] if text.startswith("00") else digits)
+    region = (default_region or "").upper()
+    metadata = PhoneMetadata.metadata_for_region(region) if region else None
+    trunk = metadata.national_prefix if metadata is not None else None
+    if trunk and digits.startswith(trunk):
+        return f"+{metadata.country_code}{digits[len(trunk) :]}"
+    # Digits without a trunk prefix: taken as written with their country
+    # code, as spreadsheets keep numbers ("4915…").
+    return "+" + digits

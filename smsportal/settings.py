@@ -74,6 +74,9 @@ MIDDLEWARE = [
     # Nothing but static files is kept by a browser's or a proxy's cache.
     "smsportal.middleware.NoStoreMiddleware",
     "smsportal.middleware.RejectNullBytesMiddleware",
+    # Provider callbacks are answered here, without the middleware below
+    # (sessions, users, CSRF, messages, CSP, sign-in throttling).
+    "providers.middleware.WebhookShortcutMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -104,6 +107,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "smsportal.context_processors.roles_context",
             ],
+            # money, phone and icon on every page (smsportal/templatetags/ui.py).
+            "builtins": ["smsportal.templatetags.ui"],
         },
     },
 ]
@@ -143,6 +148,10 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+# The site's country (ISO code, e.g. DE) for numbers people type without
+# +country code: pre-chosen for imports and read by number searches. Empty:
+# the country of TIME_ZONE where that zone is one country's.
+DEFAULT_COUNTRY = env.str("DEFAULT_COUNTRY", default="").strip().upper()
 USE_I18N = True
 USE_TZ = True
 
@@ -239,6 +248,9 @@ CELERY_BEAT_SCHEDULE = {
 # Seconds a stored provider callback waits before a worker applies it, so a
 # burst of callbacks is applied in a few large batches.
 WEBHOOK_APPLY_DELAY = env.float("WEBHOOK_APPLY_DELAY", default=1.0)
+# A directory where each web process writes where its callbacks' time goes
+# (providers/timing.py; the benchmark sets it). Empty: nothing is counted.
+WEBHOOK_TIMING_DIR = env.str("WEBHOOK_TIMING_DIR", default="")
 # Hours a message may stay "accepted" without a delivery report: then the
 # provider is asked where it can be, and what is still open is marked "no
 # report". An account's option no_report_after_hours (set in the admin)

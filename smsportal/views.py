@@ -4,13 +4,18 @@ import functools
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages as flash
 from django.contrib.auth import get_user_model
+from django.contrib.auth.views import PasswordResetConfirmView
+from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_POST
 
 from providers.models import InboundMessage, ProviderAccount
 
-from . import roles
+from . import audit, roles, users
 from .models import AuditLogEntry
 
 PAGE = 50
@@ -152,3 +157,108 @@ def needs_email(view):
         return view(request, *args, **kwargs)
 
     return gated
+
+
+# ------------------------------------------------------------------ users
+
+
+class InviteForm(forms.Form):
+    username = forms.CharField(
+        max_length=150,
+        help_text="What they sign in with, e.g. their first name or email address.",
+    )
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField(required=False, help_text="For your records; nothing is sent.")
+    role = forms.ChoiceField(widget=forms.RadioSelect)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [c for c in users.role_choices() if c[0]]
+        self.fields["username"].validators.append(get_user_model().username_validator)
+
+
+def user_index(request):
+    """People and their roles; an Admin invites someone new here."""
+    roles.require(roles.can_administer, request.user)
+    form = InviteForm(request.POST if request.method == "POST" else None)
+    new_link, invited = "", None
+    if request.method == "POST" and form.is_valid():
+        try:
+            invited, path = users.invite(
+                username=form.cleaned_data["username"],
+                email=form.cleaned_data["email"],
+                first_name=form.cleaned_data["first_name"],
+                last_name=form.cleaned_data["last_name"],
+                role=form.cleaned_data["role"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                form.add_error(field, messages)
+        else:
+            new_link = request.build_absolute_uri(path)
+            form = InviteForm()
+    return _users_page(request, form=form, new_link=new_link, link_for=invited)
+
+
+def _users_page(request, *, form=None, new_link="", link_for=None, status=200):
+    people = list(users.people())
+    for person in people:
+        person.role = roles.role_of(person) or ""
+        person.state = users.state_of(person)
+    return render(
+        request,
+        "smsportal/users.html",
+        {
+            "form": form or InviteForm(),
+            "people": people,
+            "role_choices": users.role_choices(),
+            "new_link": new_link,
+            "link_for": link_for,
+            "link_days": users.link_days(),
+        },
+        status=status,
+    )
+
+
+@require_POST
+def user_role(request, pk):
+    roles.require(roles.can_administer, request.user)
+    person = get_object_or_404(get_user_model(), pk=pk)
+    role = request.POST.get("role", "")
+    try:
+        users.set_role(user=person, role=role, by=request.user)
+    except ValidationError as error:
+        flash.error(request, " ".join(error.messages))
+    else:
+        label = role or "no role"
+        flash.success(request, f"{person.get_username()} is now {label}.")
+    return redirect("users")
+
+
+@require_POST
+def user_link(request, pk):
+    roles.require(roles.can_administer, request.user)
+    person = get_object_or_404(get_user_model(), pk=pk)
+    try:
+        path = users.new_sign_in_link(user=person, by=request.user)
+    except ValidationError as error:
+        flash.error(request, " ".join(error.messages))
+        return redirect("users")
+    return _users_page(request, new_link=request.build_absolute_uri(path), link_for=person)
+
+
+class WelcomeView(PasswordResetConfirmView):
+    """The one-time link of an invitation (or a new link an Admin made):
+    the person sets a password and is signed in."""
+
+    template_name = "registration/welcome.html"
+    post_reset_login = True
+    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
+    success_url = reverse_lazy("home")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit.record("user.password_set", actor=self.user, obj=self.user, via="link")
+        return response

@@ -33,7 +33,7 @@ def test_progress_is_a_progress_element_without_inline_style():
     html = render("progress", done=1234, total=5000, label="Submitted")
 
     assert '<progress class="progress-bar" max="5000" value="1234"' in html
-    assert "1,234 of 5,000 · 25%" in html
+    assert "1,234 of 5,000 · 24.7%" in html
     assert "Submitted" in html
     assert "style=" not in html
 
@@ -42,14 +42,21 @@ def test_progress_survives_an_empty_audience():
     html = render("progress", done=0, total=0)
 
     assert 'max="1" value="0"' in html
-    assert "0%" in html
+    assert "0 of 0 · —" in html
 
 
 def test_progress_marks_a_finished_run():
     html = render("progress", done=10, total=10)
 
     assert "progress-complete" in html
-    assert "100%" in html
+    assert "10 of 10 · 100.0%" in html
+
+
+def test_progress_never_rounds_an_unfinished_run_to_100():
+    html = render("progress", done=999_999, total=1_000_000)
+
+    assert "progress-complete" not in html
+    assert "999,999 of 1,000,000 · &gt;99.9%" in html
 
 
 def test_field_renders_label_widget_and_help_text():

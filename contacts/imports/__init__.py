@@ -38,7 +38,7 @@ from .merge import (
     _Merger,
     _Stage,
 )
-from .normalise import Layout, _Normalisers, import_processes
+from .normalise import Layout, _Normalisers, import_processes, process_batch
 from .reading import (
     ATTRIBUTE,
     CONSENT,
@@ -69,9 +69,11 @@ __all__ = [
     "ImportSummary",
     "Inspection",
     "ProgressCallback",
+    "RowPreview",
     "attribute_key",
     "guess_mapping",
     "inspect",
+    "preview_rows",
     "resolve_mapping",
     "run_import",
     "safe_cell",
@@ -147,6 +149,41 @@ def _layout(resolved: dict[int, str], width: int, default_country: str, copy_tex
 
 
 ProgressCallback = Callable[[ImportSummary, int], None]
+
+
+@dataclass
+class RowPreview:
+    """How one of a file's first rows will be imported."""
+
+    phone: str  # the phone cell as written
+    e164: str  # "" when the row will be rejected
+    country: str
+    name: str
+    reason: str  # why it will be rejected ("" when it will not)
+
+
+def preview_rows(
+    rows: list[list[str]], columns: list[str], mapping: dict, default_country: str
+) -> list[RowPreview]:
+    """``rows`` (a file's first rows, as kept with its import) read as the
+    import will read them, by the same code the worker runs: each number in
+    E.164 with its country, or the reason the row is rejected. Raises
+    ImportFileError when the mapping has no single phone column."""
+    resolved = resolve_mapping(mapping, columns)
+    layout = _layout(resolved, len(columns), default_country, copy_text=False)
+    numbered = list(enumerate(rows, start=1))
+    staged, _, errors = process_batch(layout, numbered)
+    valid = {row[0]: row for row in staged}
+    rejected = {row_no: reason for row_no, _, reason in errors}
+    found = []
+    for row_no, cells in numbered:
+        phone = cells[layout.phone] if layout.phone < len(cells) else ""
+        if row_no in valid:
+            _, e164, country, _, first, last, *_ = valid[row_no]
+            found.append(RowPreview(phone, e164, country, f"{first} {last}".strip(), ""))
+        else:
+            found.append(RowPreview(phone, "", "", "", rejected.get(row_no, "")))
+    return found
 
 
 def run_import(

@@ -69,6 +69,14 @@ def shot():
     SHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(page, name):
+        # Not halfway through an htmx swap (faded) or a request. Polled from
+        # here: a polling function in the page would be an eval, which the
+        # Content Security Policy refuses.
+        busy = "!!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+        for _ in range(50):
+            if not page.evaluate(busy):
+                break
+            page.wait_for_timeout(100)
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
     return take

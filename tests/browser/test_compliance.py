@@ -79,7 +79,7 @@ def test_the_composer_shows_quiet_hours_the_cap_and_the_opt_out_check(
         "The message does not say how to opt out"
     )
     expect(preview.locator("[data-preview=opt-out-change]")).to_have_text(
-        "With it: still 1 part, about 0.3180 EUR: no extra cost."
+        "With it: still 1 part, about 0.318 EUR: no extra cost."
     )
     page.set_viewport_size({"width": 1366, "height": 1024})
     shot(page, "composer-compliance")

@@ -57,7 +57,7 @@ def test_the_preview_updates_while_typing_then_the_campaign_goes_out(
     page.once("dialog", accept)
     page.click("button:has-text('Save and launch')")
     expect(page.locator(".flash-success")).to_contain_text("Launched")
-    assert questions and questions[0].startswith("Send to 4 recipient(s) for about 0.29 EUR")
+    assert questions and questions[0].startswith("Send to 4 recipient(s) for about 0.293 EUR")
     expect(page.locator("#progress")).to_contain_text("4 of 4")
     expect(page.locator("#progress [data-status=delivered]")).to_have_text("2")
     expect(page.locator("#errors")).to_contain_text("Undelivered")

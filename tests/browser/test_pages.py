@@ -125,7 +125,7 @@ def test_the_audit_log_and_inbound_pages(page, shot, manager, draft, sandbox):
     )
     login(page, "mona", PASSWORD)
     page.click("nav >> text=Inbound messages")
-    expect(page.locator("#results")).to_contain_text("+4915112345601")
+    expect(page.locator("#results")).to_contain_text("+49 1511 2345601")
     expect(page.locator("#results")).to_contain_text("suppressed")
     shot(page, "inbound")
 

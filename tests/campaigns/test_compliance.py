@@ -592,7 +592,7 @@ def test_the_composer_warns_without_an_opt_out_instruction_and_prices_appending_
     assert preview.opt_out.estimated_cost == Decimal("0.586")
     page = manager_client.get(reverse("campaigns:edit", args=[draft.pk])).content.decode()
     assert 'data-append-text="Reply STOP to opt out"' in page
-    assert "With it: 2 parts instead of 1, about 0.5860 EUR instead of 0.2930." in page
+    assert "With it: 2 parts instead of 1, about 0.586 EUR instead of 0.293 EUR." in page
 
     # Appended, as the button does: the check is quiet, the parts are two.
     draft.text = compliance.with_opt_out_instruction(draft.text, "Reply STOP to opt out")

@@ -65,8 +65,10 @@ def test_a_user_sends_a_campaign_from_list_to_delivery(manager_client, sandbox, 
     }
     page = manager_client.get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
     assert "Delivered" in page and "Undelivered" in page
-    # Cost: 2 × DE 0.075 + 1 × FR 0.068 from the rate card.
-    assert "0.2180 EUR" in page
+    # Cost: 2 × DE 0.075 + 1 × FR 0.068 from the rate card, estimated at
+    # launch and charged.
+    assert 'id="actual-cost">0.218 EUR' in page
+    assert 'id="estimated-cost">0.218 EUR' in page
     actions = list(
         AuditLogEntry.objects.filter(object_id=str(campaign.pk)).values_list("action", flat=True)
     )

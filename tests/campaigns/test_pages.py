@@ -63,9 +63,9 @@ def test_the_preview_follows_an_unsaved_draft(manager_client, sandbox, sender, c
     assert "Hi Anna, autumn sale!" in page
     assert "Hi Paul, autumn sale!" in page
     # 2 × DE 0.075 + 1 × FR 0.068 from the rate card.
-    assert "0.2180 EUR" in page
+    assert "0.218 EUR" in page
     assert "Ready to launch." in page
-    assert 'data-confirm="Send to 3 recipient(s) for about 0.22 EUR?"' in page
+    assert 'data-confirm="Send to 3 recipient(s) for about 0.218 EUR?"' in page
     assert not Campaign.objects.exists()
 
 
@@ -134,7 +134,7 @@ def test_the_preview_checks_messages_to_india_against_the_dlt_template(
     data = composer_data(sandbox, sender, customers, dlt_template=template.pk)
     page = manager_client.post(reverse("campaigns:preview"), data).content.decode()
     assert "do not match the DLT template 1107160000000012345" in page
-    assert "+919812345678" in page
+    assert "+91 98123 45678" in page
 
     data["text"] = "Dear {{ first_name }}, our sale starts today."
     page = manager_client.post(reverse("campaigns:preview"), data).content.decode()
@@ -269,7 +269,7 @@ def test_the_campaign_page_shows_progress_errors_and_audit(
     launch(draft, manager, django_capture_on_commit_callbacks)
     page = manager_client.get(reverse("campaigns:detail", args=[draft.pk])).content.decode()
 
-    assert "Delivery rate over time" in page
+    assert "Delivery rate per minute" in page
     assert "data-chart=" in page
     assert "Errors by reason" in page
     errors = page.split('id="errors"')[1].split("</section>")[0]
@@ -420,8 +420,9 @@ def test_home_sums_the_counters_for_today_and_the_month(manager_client, draft, s
     sent_today = 10 if older != today else 20
     assert f'data-stat="today-sent"><span data-number="{sent_today}">' in page
     assert 'data-stat="month-sent"><span data-number="20">' in page
-    assert 'data-stat="month-rate">90%' in page
-    assert 'data-stat="month-cost"><span data-number="1.50' in page
+    assert 'data-stat="month-rate">90.0%' in page
+    # Every account is in EUR: the total is money in EUR.
+    assert 'data-stat="month-cost">1.50 EUR<' in page
     assert "Sandbox" in page.split('id="cost-by-provider"')[1]
 
 
