@@ -174,16 +174,21 @@ def apply_claimed(messages: list[Message], updates: list[Update]) -> int:
             before = (row.status, row.actual_cost, row.segments)
             settled.append((row, update, _apply_one(row, update, now), before))
         rows = [row for row, _, applied, _ in settled if applied]
+        # Only the columns some answer changed (a row still held by the
+        # claim holds the claimed values in the others).
+        changed = [
+            name
+            for name in _CLAIMED_RESULT
+            if any(getattr(row, name) != getattr(by_id[row.id], name) for row in rows)
+        ] or ["status"]
         written = _write_unnest(
             Message,
             rows,
-            [Message._meta.get_field(name) for name in _CLAIMED_RESULT],
+            [Message._meta.get_field(name) for name in changed],
             5000,
             # Still as the claim read it: in "sending", under this claim.
-            expect={
-                "status": [by_id[row.id].status for row in rows],
-                "claim_token": [token] * len(rows),
-            },
+            expect={"status": [by_id[row.id].status for row in rows]},
+            same={"claim_token": token},
         )
         events, deltas, rest = [], Deltas(), []
         changed_status = 0
@@ -292,20 +297,25 @@ def _array_type(field) -> str:
     return _ARRAY_TYPES.get(field.get_internal_type(), "text[]")
 
 
-def _write_unnest(model, rows, model_fields, chunk, *, expect=None) -> set:
+def _write_unnest(model, rows, model_fields, chunk, *, expect=None, same=None) -> set:
     """UPDATE from one array parameter per column; returns the ids written.
     ``expect``: {field name: [value per row]}, what each row must still hold
     to be written (compared row by row, so the planner finds rows by id and
-    never through an index on the expected value)."""
+    never through an index on the expected value). ``same``: {field name:
+    value} every row must still hold, for columns no index covers."""
     table = connection.ops.quote_name(model._meta.db_table)
     pk = model._meta.pk
     expect = expect or {}
+    same = same or {}
     expected = [model._meta.get_field(name) for name in expect]
     columns = [f.column for f in model_fields]
     names = ["pk__", *columns, *(f"was__{f.column}" for f in expected)]
     unnest = ", ".join(f"%b::{_array_type(f)}" for f in [pk, *model_fields, *expected])
     assignments = ", ".join(f"{c} = v.{c}" for c in columns)
     conditions = "".join(f" AND {table}.{f.column} = v.was__{f.column}" for f in expected)
+    conditions += "".join(
+        f" AND {table}.{model._meta.get_field(name).column} = %s" for name in same
+    )
     sql = (
         f"UPDATE {table} SET {assignments} FROM unnest({unnest}) AS v({', '.join(names)}) "
         f"WHERE {table}.{pk.column} = v.pk__{conditions} RETURNING {table}.{pk.column}"
@@ -319,6 +329,7 @@ def _write_unnest(model, rows, model_fields, chunk, *, expect=None) -> set:
             # datetimes, UUID) itself, as the array's elements.
             params += [[getattr(m, f.attname) for m in part] for f in model_fields]
             params += [values[start : start + chunk] for values in expect.values()]
+            params += list(same.values())
             cursor.execute(sql, params)
             written.update(row[0] for row in cursor.fetchall())
     return written

@@ -37,6 +37,7 @@ from .delivery import (
     Update,
     apply_claimed,
     apply_updates,
+    array_cursor,
     insert_events,
     write_messages,
 )
@@ -186,7 +187,12 @@ class Claimed:
 
 def _claimed_rows(sql: str, params: list) -> list[Claimed]:
     """Run the claim and turn its rows into Python values as the ORM would
-    (on PostgreSQL the driver has already done so)."""
+    (on PostgreSQL the driver has already done so: in binary, with its own
+    loaders for every column, none of them written in Python)."""
+    if connection.vendor == "postgresql":
+        with array_cursor() as cursor:
+            cursor.execute(sql, params, binary=True)
+            return sorted(map(Claimed, cursor.fetchall()), key=attrgetter("id"))
     table = Message._meta.db_table
     converters = []
     for index, name in enumerate(_CLAIMED):
@@ -332,6 +338,17 @@ def _still_ours(chunk: list[Message]) -> list[Message]:
     return [m for m in chunk if m.id in ours]
 
 
+def _still_ours_wave(wave: list[list[Message]]) -> list[list[Message]]:
+    """``_still_ours`` for each request of a wave; a wave whose oldest claim
+    is too young for recovery to take back (the usual case) needs no look."""
+    if all(chunk[0].claim_token is not None for chunk in wave):
+        oldest = min(m.submitted_at for chunk in wave for m in chunk)
+        young = timedelta(seconds=min(2, settings.DISPATCH_STUCK_AFTER / 2))
+        if timezone.now() - oldest < young:
+            return wave
+    return [chunk for chunk in map(_still_ours, wave) if chunk]
+
+
 def _render(campaign: Campaign, messages: list[Message], rates: dict, default_price) -> None:
     """Fill text, encoding, segments and estimated cost of personalised
     messages (plain texts were filled at launch)."""
@@ -423,7 +440,7 @@ def submit_messages(
             wave = _wave(chunks, index, account.throughput, width)
             index += len(wave)
             limiter.acquire(account.pk, account.throughput, sum(len(c) for c in wave))
-            wave = [chunk for chunk in map(_still_ours, wave) if chunk]
+            wave = _still_ours_wave(wave)
             if not wave:
                 continue
             started = time.monotonic()

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+from operator import attrgetter
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,7 +24,14 @@ from providers.screening import ref_number
 from providers.status import Status
 from smsportal.celery import enqueue
 
-from .delivery import Event, Update, apply_updates, bulk_status_change, insert_events
+from .delivery import (
+    Event,
+    Update,
+    apply_updates,
+    bulk_status_change,
+    insert_events,
+    locked_messages,
+)
 from .inbound import ingest_inbound
 from .models import Message, MessageEvent
 
@@ -34,7 +43,20 @@ POLL_OVERDUE = dt.timedelta(hours=1)
 # Stored callbacks applied per transaction by a worker: a few thousand
 # reports, so each statement of the status path covers many of them.
 APPLY_BATCH = 200
+# Seconds a run waits once it has caught up (a batch not full) before it
+# takes the next: callbacks still coming in gather into batches of some
+# size, instead of the run taking each one as it lands.
+APPLY_GATHER = 0.1
 DRAIN_FLAG = "webhooks:drain-scheduled"
+
+
+# A web process that asked less than this many seconds ago (and found a run
+# queued, or queued one) does not ask again: a burst of callbacks costs each
+# process one cache call per quarter second instead of one per callback.
+# So that nothing such a process stores is left behind, a run that clears
+# the flag queues one more look this long after (``last_look``).
+ASK_EVERY = 0.25
+_asked_at = [-ASK_EVERY]
 
 
 def schedule_stored_webhooks() -> None:
@@ -42,6 +64,14 @@ def schedule_stored_webhooks() -> None:
     clears the flag before its last look, so nothing stored is left behind."""
     from django.core.cache import cache
 
+    from smsportal.celery import app
+
+    # Tasks run in this process (tests, eager mode): each callback's run
+    # happens at once, so each asks.
+    eager = app.conf.task_always_eager
+    now = time.monotonic()
+    if not eager and now - _asked_at[0] < ASK_EVERY:
+        return
     if cache.add(DRAIN_FLAG, 1, timeout=60):
         # A moment's wait gathers a burst's callbacks into large batches.
         enqueue(
@@ -49,14 +79,24 @@ def schedule_stored_webhooks() -> None:
             on_commit=False,
             countdown=settings.WEBHOOK_APPLY_DELAY,
         )
+    _asked_at[0] = now
 
 
-def apply_stored_webhooks(*, batch: int = APPLY_BATCH) -> int:
+def apply_stored_webhooks(*, batch: int = APPLY_BATCH, last_look: bool = False) -> int:
     """Apply stored callbacks, oldest first, until none is left; returns how
-    many were applied. Safe in several workers at once (SKIP LOCKED)."""
+    many were applied. Safe in several workers at once (SKIP LOCKED).
+    ``last_look``: the run a cleared flag calls for (see ASK_EVERY), which
+    leaves the flag alone."""
     from django.core.cache import cache
 
+    from smsportal.celery import app
+
     applied = 0
+    if last_look:
+        while done := _apply_stored_batch(batch):
+            applied += done
+        return applied
+    eager = app.conf.task_always_eager
     cleared = False
     try:
         while True:
@@ -64,15 +104,42 @@ def apply_stored_webhooks(*, batch: int = APPLY_BATCH) -> int:
             applied += done
             if done:
                 cleared = False
+                if done < batch and not eager:
+                    time.sleep(APPLY_GATHER)
                 continue
             if cleared:
-                return applied
+                break
             # Nothing left: let the next callback queue a run, then look
             # once more for one stored while the flag was still set.
             cache.delete(DRAIN_FLAG)
             cleared = True
     finally:
         cache.delete(DRAIN_FLAG)
+    if not eager:
+        # Web processes that saw the flag within ASK_EVERY before it was
+        # cleared store callbacks without asking until then.
+        enqueue(
+            "campaigns.tasks.apply_webhooks",
+            on_commit=False,
+            countdown=ASK_EVERY,
+            kwargs={"last_look": True},
+        )
+    return applied
+
+
+def apply_waiting_webhooks(*, batch: int = APPLY_BATCH) -> int:
+    """One batch of stored callbacks, if any are waiting; returns how many
+    were applied. A worker sending a campaign calls this between its claims:
+    while every worker is busy dispatching, the queued run of the applier
+    finds no free worker, and reports would wait for the campaign to finish.
+    The database failing here is left to the next run."""
+    try:
+        if not WebhookInbox.objects.exists():
+            return 0
+        return _apply_stored_batch(batch)
+    except _DATABASE_TROUBLE:
+        log.warning("stored callbacks not applied between claims", exc_info=True)
+        return 0
 
 
 def _apply_stored_batch(batch: int) -> int:
@@ -82,13 +149,7 @@ def _apply_stored_batch(batch: int) -> int:
     of the batch is applied without it: one bad callback never holds up the
     ones after it."""
     with transaction.atomic():
-        rows = list(
-            # Only the stored rows: locking the account row too would make
-            # every new callback's foreign-key check wait for this batch.
-            WebhookInbox.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("account")
-            .order_by("id")[:batch]
-        )
+        rows = _take_stored(batch)
         if not rows:
             return 0
         parsed, failed = _parse_stored(rows)
@@ -113,8 +174,37 @@ def _apply_stored_batch(batch: int) -> int:
                     failed.append((item[0], f"{type(exc).__name__}: {exc}"))
         if failed:
             provider_services.set_aside(failed)
-        WebhookInbox.objects.filter(id__in=[row.id for row in rows]).delete()
     return len(rows)
+
+
+def _take_stored(batch: int) -> list[WebhookInbox]:
+    """Up to ``batch`` stored callbacks, oldest first, with their accounts,
+    taken out of the inbox in the current transaction the way a claim takes
+    messages: one statement locks what no other run holds and deletes it,
+    so a rollback (the database in trouble) puts them all back."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(WebhookInbox._meta.db_table)
+        rows = list(
+            WebhookInbox.objects.raw(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id "  # noqa: S608 - the model's own table
+                "LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING *",
+                [batch],
+            )
+        )
+        rows.sort(key=attrgetter("id"))
+    else:
+        rows = list(
+            WebhookInbox.objects.select_for_update(skip_locked=True, of=("self",)).order_by("id")[
+                :batch
+            ]
+        )
+        WebhookInbox.objects.filter(id__in=[row.id for row in rows]).delete()
+    # Only the stored rows are locked: locking the account rows too would
+    # make every new callback's foreign-key check wait for this batch.
+    accounts = ProviderAccount.objects.in_bulk({row.account_id for row in rows})
+    for row in rows:
+        row.account = accounts[row.account_id]
+    return rows
 
 
 # Errors that say the database is in trouble, not the callback: the batch is
@@ -223,32 +313,73 @@ def ingest_reports(account: ProviderAccount, reports: list[StatusReport], *, kin
     """Apply delivery reports; unknown message IDs are recorded, not fatal."""
     if not reports:
         return 0
-    matched = _match(account, reports)
-    updates, unknown = [], []
-    for index, r in enumerate(reports):
-        if index not in matched:
-            unknown.append(r)
-            continue
-        updates.append(
-            Update(
-                matched[index],
-                r.status,
-                kind=kind,
-                provider_message_id=r.provider_message_id,
-                error_code=r.error_code,
-                error_description=r.error_description,
-                cost=r.cost,
-                currency=r.currency,
-                segments=r.segments,
-                sent_at=r.sent_at,
-                done_at=r.done_at,
-                payload=r.raw,
+    with transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":
+            matched, locked = _match_and_lock(account, reports)
+        else:
+            matched, locked = _match(account, reports), None
+        updates, unknown = [], []
+        for index, r in enumerate(reports):
+            if index not in matched:
+                unknown.append(r)
+                continue
+            updates.append(
+                Update(
+                    matched[index],
+                    r.status,
+                    kind=kind,
+                    provider_message_id=r.provider_message_id,
+                    error_code=r.error_code,
+                    error_description=r.error_description,
+                    cost=r.cost,
+                    currency=r.currency,
+                    segments=r.segments,
+                    sent_at=r.sent_at,
+                    done_at=r.done_at,
+                    payload=r.raw,
+                )
             )
+        if unknown:
+            log.info("%d report(s) for unknown messages on %s", len(unknown), account)
+            insert_events(_unknown_events(account, unknown, kind))
+        return apply_updates(updates, locked=locked)
+
+
+def _match_and_lock(account: ProviderAccount, reports: list[StatusReport]):
+    """What ``_match`` finds, in one statement that also locks and reads the
+    messages for the status path (PostgreSQL): returns the map of report
+    index -> message id, and the locked rows. A report's reference is looked
+    up only where its provider ID matches nothing, as ``_match`` does."""
+    provider_ids = list({r.provider_message_id for r in reports if r.provider_message_id})
+    refs = [ref_number(r.ref) for r in reports]
+    table = connection.ops.quote_name(Message._meta.db_table)
+    # Stated, so the planner uses the partial unique index.
+    with_clause = (
+        f"WITH by_provider_id AS (SELECT id, provider_message_id FROM {table} "  # noqa: S608 - the model's own table
+        "WHERE account_id = %s AND provider_message_id = ANY(%b::text[]) "
+        "AND provider_message_id <> '')"
+    )
+    params = [account.pk, provider_ids, account.pk]
+    found = "SELECT id FROM by_provider_id"
+    by_ref = [(r.provider_message_id, ref) for r, ref in zip(reports, refs, strict=True) if ref]
+    if by_ref:
+        found += (
+            " UNION SELECT r.ref FROM unnest(%b::text[], %b::bigint[]) AS r(provider_id, ref) "
+            "WHERE r.provider_id NOT IN (SELECT provider_message_id FROM by_provider_id)"
         )
-    if unknown:
-        log.info("%d report(s) for unknown messages on %s", len(unknown), account)
-        insert_events(_unknown_events(account, unknown, kind))
-    return apply_updates(updates)
+        params += [[p for p, _ in by_ref], [ref for _, ref in by_ref]]
+    locked = locked_messages(
+        f"m.account_id = %s AND m.id IN ({found})", params, with_clause=with_clause
+    )
+    by_provider_id = {m.provider_message_id: m.id for m in locked if m.provider_message_id}
+    by_id = {m.id for m in locked}
+    matched = {}
+    for index, r in enumerate(reports):
+        if r.provider_message_id in by_provider_id:
+            matched[index] = by_provider_id[r.provider_message_id]
+        elif refs[index] in by_id:
+            matched[index] = refs[index]
+    return matched, locked
 
 
 def _unknown_events(account: ProviderAccount, unknown: list[StatusReport], kind: str):

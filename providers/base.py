@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -455,7 +456,16 @@ class ProviderBackend:
             raise self._transport_failure(failure) from exc
         return self.checked(response)
 
+    # Seconds a URL this backend found it may call stays found: a wave of
+    # one-recipient requests checks its URL once, not once per request.
+    OWN_URL_SECONDS = 1.0
+
     def _own_url(self, path: str) -> str:
+        now = time.monotonic()
+        known = self.__dict__.setdefault("_own_urls", {})
+        found = known.get(path)
+        if found is not None and found[1] > now:
+            return found[0]
         url = self.url(path)
         if urlsplit(url).netloc != urlsplit(self.base_url).netloc:
             raise ProviderError(f"Refusing to call {url}: not the account's host.", permanent=True)
@@ -463,6 +473,7 @@ class ProviderBackend:
             fence.check(url)
         except fence.Fenced as fenced:
             raise ProviderError(str(fenced), permanent=True, code="fence") from None
+        known[path] = (url, now + self.OWN_URL_SECONDS)
         return url
 
     def prepare(

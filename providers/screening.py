@@ -85,7 +85,6 @@ def _looks_like_json(body: bytes, content_type: str) -> bool:
 
 
 _ESCAPE = re.compile(rb"\\.", re.S)
-_STRING = re.compile(rb'"[^"]*"')
 _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
 _SQUARE = bytes.maketrans(b"{}", b"[]")
 
@@ -93,12 +92,20 @@ _SQUARE = bytes.maketrans(b"{}", b"[]")
 def json_depth_exceeds(body: bytes, limit: int) -> bool:
     """Whether JSON text nests arrays and objects more than ``limit`` deep.
 
-    Linear whatever the body: escapes and then strings are cut out (neither
-    pattern can backtrack), what is left is reduced to its brackets, and
-    each pass of ``replace`` removes the innermost pairs, one level of
-    nesting, in C. Brackets that are never closed count as a level each
-    (such a body is not JSON, and is refused either way)."""
-    text = _STRING.sub(b"", _ESCAPE.sub(b"", body))
+    Linear whatever the body: escapes and then strings are cut out (the
+    pattern cannot backtrack; once escapes are gone, the text between the
+    first quote and the next is a string, so a split at quotes drops every
+    other piece), what is left is reduced to its brackets, and each pass of
+    ``replace`` removes the innermost pairs, one level of nesting, in C.
+    Brackets that are never closed count as a level each (such a body is
+    not JSON, and is refused either way)."""
+    if b"\\" in body:
+        body = _ESCAPE.sub(b"", body)
+    pieces = body.split(b'"')
+    text = b"".join(pieces[::2])
+    if len(pieces) % 2 == 0:
+        # A quote never closed: what follows it stays, as it did in the text.
+        text += pieces[-1]
     brackets = text.translate(_SQUARE, _NOT_BRACKETS)
     for level in range(limit + 1):
         inner = brackets.replace(b"[]", b"")
@@ -244,7 +251,9 @@ def _payload_fits(value: Any) -> bool:
     refuses what is not JSON), then walked only if it may hold a null
     character (the six characters \\u0000 in a value read the same)."""
     try:
-        text = json.dumps(value, allow_nan=False)
+        # Neither circular references (a RecursionError) nor non-ASCII text
+        # need looking for here: writing the text as it is is quicker.
+        text = json.dumps(value, allow_nan=False, check_circular=False, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         return False
     if "\\u0000" not in text:

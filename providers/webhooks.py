@@ -3,8 +3,10 @@
 The secret in the URL is what authenticates most providers (their callbacks
 carry no signature), so it is long, random, and compared in constant time.
 An unknown secret, a disabled account or a malformed body changes nothing.
-A known, well-formed callback is applied and answered at once with 2xx so the
-provider stops retrying; applying the same report twice is harmless.
+A known, well-formed callback is stored and answered at once with 2xx so the
+provider stops retrying; a worker applies it (``campaigns.reports``), and
+applying the same report twice is harmless. Requests for these URLs skip
+the middleware of people's pages (``providers.middleware``).
 """
 
 import base64
@@ -20,6 +22,7 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from . import timing
 from .base import WebhookRejected, WebhookRequest
 from .models import ProviderAccount
 from .services import accept_webhook
@@ -103,6 +106,7 @@ def webhook(request, secret: str, event: str = ""):
         response = HttpResponse("authentication required", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Basic realm="smsportal webhooks"'
         return response
+    timing.mark("account")
     if _declared_length(request) > MAX_BODY:
         return _too_large()
     try:
@@ -124,6 +128,7 @@ def webhook(request, secret: str, event: str = ""):
         headers={k: v for k, v in request.headers.items() if k.lower() != "cookie"},
         event=event,
     )
+    timing.mark("body")
     try:
         result = accept_webhook(account, hook)
     except WebhookRejected as exc:

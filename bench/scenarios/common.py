@@ -30,7 +30,7 @@ SCALES = {
     "quick": {
         "import_rows": 50_000,
         "recipients": 50_000,
-        "sendsms": 2_000,
+        "sendsms": 30_000,
         "throttle_seconds": 8,
         "reports": 10_000,
         "history": 100_000,
@@ -41,7 +41,7 @@ SCALES = {
     "full": {
         "import_rows": 1_000_000,
         "recipients": 1_000_000,
-        "sendsms": 20_000,
+        "sendsms": 100_000,
         "throttle_seconds": 20,
         "reports": 200_000,
         "history": 10_000_000,
