@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from smsportal import audit
+from smsportal.admin import ReadOnlyAdmin
 
 from . import segments, services
 from .models import (
@@ -98,22 +99,13 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(admin.ModelAdmin):
+class ConsentEventAdmin(ReadOnlyAdmin):
     """The history is evidence: read here, never edited."""
 
     list_display = ["created_at", "contact", "state", "source", "detail", "created_by"]
     list_filter = ["state", "source"]
     search_fields = ["=contact__phone"]
     raw_id_fields = ["contact"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Segment)

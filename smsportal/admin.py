@@ -27,7 +27,7 @@ class AuditLogEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(APIToken)
-class APITokenAdmin(admin.ModelAdmin):
+class APITokenAdmin(ReadOnlyAdmin):
     """Tokens are made on the API tokens page, where the token is shown once;
     here they are read, and revoked."""
 
@@ -38,15 +38,6 @@ class APITokenAdmin(admin.ModelAdmin):
     readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
     exclude = ["revoked_by"]
     actions = ["revoke"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Revoke selected tokens", permissions=["view"])
     def revoke(self, request, queryset):
