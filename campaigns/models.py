@@ -232,7 +232,17 @@ class DeliveryWindow(models.Model):
         raise ValueError("The delivery window has no open time.")
 
 
+class ABMetric(models.TextChoices):
+    """What decides an A/B test's winner."""
+
+    CLICKS = "clicks", "Click rate (unique clicks of delivered)"
+    DELIVERY = "delivery", "Delivery rate"
+    CONVERSIONS = "conversions", "Conversions (per message sent)"
+
+
 class Campaign(models.Model):
+    ABMetric = ABMetric
+
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"
         SCHEDULED = "scheduled", "Scheduled"
@@ -317,6 +327,38 @@ class Campaign(models.Model):
     # which grows as messages are sent and priced.
     launch_estimate = models.DecimalField(
         max_digits=16, decimal_places=5, null=True, blank=True, editable=False
+    )
+    # Replace each URL of the text with a tracked short link per recipient
+    # (campaigns/links.py). Off where the provider's own click tracking is
+    # chosen (``click_tracking``): then the provider shortens.
+    track_links = models.BooleanField(default=True, db_default=True)
+    # A/B test (campaigns/abtest.py): with variants, this share (percent) of
+    # the audience is split evenly among them; after ``ab_wait_minutes`` the
+    # rest gets the winner by ``ab_metric``, picked automatically or by a user.
+    ab_test_share = models.PositiveSmallIntegerField(null=True, blank=True)
+    ab_wait_minutes = models.PositiveIntegerField(default=240, db_default=240)
+    ab_metric = models.CharField(
+        max_length=12, choices=ABMetric.choices, default=ABMetric.CLICKS, db_default="clicks"
+    )
+    ab_auto_winner = models.BooleanField(default=True, db_default=True)
+    # When the test part has had its time and a winner may be chosen.
+    ab_test_ends_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ab_winner = models.ForeignKey(
+        "Variant",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    ab_decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ab_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
     )
 
     state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
@@ -443,6 +485,18 @@ class Message(models.Model):
     )
     # Test sends are logged like any message but are not part of the audience.
     is_test = models.BooleanField(default=False)
+    # The A/B variant this recipient gets (None: the campaign's own text, or
+    # not yet assigned: the rest of an A/B test's audience, held until the
+    # winner is chosen). Set once, never changed.
+    variant = models.ForeignKey(
+        "Variant",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     phone = models.CharField(max_length=32)
     country = models.CharField(max_length=2, blank=True)
     # The contact's own zone (its "time_zone" attribute) when it has a known
@@ -628,3 +682,153 @@ class CampaignCounter(models.Model):
 
     def __str__(self):
         return f"{self.campaign_id} {self.status} {self.count:+d}"
+
+
+class Variant(models.Model):
+    """One text of an A/B test (2 to 4 per campaign, labelled A–D)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="variants")
+    label = models.CharField(max_length=1)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["campaign", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "label"], name="variant_label_once")
+        ]
+
+    def __str__(self):
+        return f"{self.campaign_id} {self.label}"
+
+
+class ShortLink(models.Model):
+    """A tracked short link: one URL of one message's text, by an unguessable
+    code. Written when the message is rendered; read by the redirect."""
+
+    code = models.CharField(max_length=16, unique=True)
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="links", db_constraint=False
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    # Which URL of the text (0 = the first).
+    position = models.PositiveSmallIntegerField(default=0)
+    url = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.code
+
+
+class Click(models.Model):
+    """A request for a short link (or a click the provider reported). Link
+    previews (chat apps' crawlers, HEAD requests) are kept apart
+    (``is_bot``) and never counted as clicks."""
+
+    class Source(models.TextChoices):
+        LINK = "link", "Our short link"
+        PROVIDER = "provider", "Provider's click report"
+
+    link = models.ForeignKey(
+        ShortLink,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="clicks",
+        db_index=False,
+        db_constraint=False,
+    )
+    message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="clicks",
+        db_constraint=False,
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    variant = models.ForeignKey(
+        Variant,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.LINK)
+    # A coarse class of the user agent: mobile, desktop, preview, head, other.
+    agent = models.CharField(max_length=16, blank=True)
+    is_bot = models.BooleanField(default=False)
+    # What the provider sent, for its click reports (kept as it came).
+    payload = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["campaign", "at"], name="click_campaign_time")]
+
+    def __str__(self):
+        return f"{self.campaign_id} {self.message_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Conversion(models.Model):
+    """An outcome attributed to a message by its short link's code."""
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        PIXEL = "pixel", "Pixel"
+
+    link = models.ForeignKey(
+        ShortLink,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversions",
+        db_constraint=False,
+    )
+    message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="conversions",
+        db_constraint=False,
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    variant = models.ForeignKey(
+        Variant,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    value = models.DecimalField(max_digits=16, decimal_places=5, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    # The caller's own reference (e.g. an order number): the same one twice
+    # for a link is recorded once.
+    external_id = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    # What reporting it to the provider (Infobip's conversion log) answered.
+    provider_answer = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="conversion_once_per_reference",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.campaign_id} {self.value} {self.currency}"

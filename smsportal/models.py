@@ -41,6 +41,9 @@ class APIToken(models.Model):
     # SHA-256 of the whole token. Tokens are long and random, so a fast hash
     # is enough (a slow password hash would only slow every request).
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The one write the API allows: recording conversions
+    # (POST /api/v1/conversions/). Everything else stays read-only.
+    can_record_conversions = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
