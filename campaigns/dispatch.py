@@ -30,7 +30,7 @@ from providers.status import Status
 from providers.throttle import limiter
 from smsportal import audit
 
-from . import compliance, compose
+from . import compliance, compose, dlt, links
 from .delivery import (
     Deltas,
     Event,
@@ -149,6 +149,7 @@ _CLAIMED = (
     "campaign_id",
     "account_id",
     "contact_id",
+    "variant_id",
     "phone",
     "country",
     "text",
@@ -282,7 +283,7 @@ def _claim_once(campaign: Campaign, limit: int, *, after: int) -> list[Claimed]:
         messages.sort(key=attrgetter("id"))
         sending = [m for m in messages if m.status == Status.SENDING]
         opted_out = [m for m in messages if m.status == Status.SKIPPED]
-        if sending and compose.placeholders(campaign.text):
+        if sending and _personalised(campaign):
             # Personalised: rendered per recipient, from the contact.
             contacts = Contact.objects.only(*_CONTACT).in_bulk(
                 {m.contact_id for m in sending if m.contact_id}
@@ -349,14 +350,48 @@ def _still_ours_wave(wave: list[list[Message]]) -> list[list[Message]]:
     return [chunk for chunk in map(_still_ours, wave) if chunk]
 
 
+def _variant_texts(campaign: Campaign) -> dict[int, str]:
+    """The campaign's A/B variant texts by id, read once per campaign object
+    (a dispatch run keeps its object for every claim)."""
+    texts = campaign.__dict__.get("_variant_texts")
+    if texts is None:
+        texts = campaign.__dict__["_variant_texts"] = links.variant_texts(campaign)
+    return texts
+
+
+def _personalised(campaign: Campaign) -> bool:
+    """Rendered per recipient from the contact: placeholders in its text or
+    a variant's."""
+    found = campaign.__dict__.get("_personalised")
+    if found is None:
+        found = campaign.__dict__["_personalised"] = any(
+            compose.placeholders(text)
+            for text in [campaign.text, *_variant_texts(campaign).values()]
+        )
+    return found
+
+
+def _short_links(campaign: Campaign) -> bool:
+    found = campaign.__dict__.get("_short_links")
+    if found is None:
+        found = campaign.__dict__["_short_links"] = links.uses_short_links(
+            campaign, _variant_texts(campaign)
+        )
+    return found
+
+
 def _render(campaign: Campaign, messages: list[Message], rates: dict, default_price) -> None:
-    """Fill text, encoding, segments and estimated cost of personalised
-    messages (plain texts were filled at launch)."""
-    changed = []
-    deltas = Deltas()
-    for m in messages:
-        if m.text:
-            continue
+    """Fill text, encoding, segments and estimated cost of messages rendered
+    per recipient (plain texts were filled at launch): placeholders filled
+    from the contact, in the text of the message's variant where it has
+    one; then, where the campaign tracks links, each URL replaced by a
+    short link of the message's own, written in the same transaction as
+    the texts."""
+    todo = [m for m in messages if not m.text]
+    if not todo:
+        return
+    texts = _variant_texts(campaign)
+    for m in todo:
         contact = m.contact
         row = {"phone": m.phone}
         if contact:
@@ -365,14 +400,27 @@ def _render(campaign: Campaign, messages: list[Message], rates: dict, default_pr
                 last_name=contact.last_name,
                 attributes=contact.attributes,
             )
-        m.text = compose.render_for(campaign, row)
-        info = compose.segments.count(m.text)
-        m.encoding, m.segments = info.encoding, info.segments
-        m.estimated_cost = info.segments * rates.get(m.country, default_price)
-        deltas.add(m, Status.SENDING, estimated=m.estimated_cost, segments=m.segments)
-        changed.append(m)
-    if changed:
-        write_messages(changed, ["text", "encoding", "segments", "estimated_cost"])
+        text = texts.get(m.variant_id, campaign.text) if m.variant_id else campaign.text
+        m.text = compose.render(text, row)
+        if campaign.keep_gsm7:
+            m.text = compose.segments.to_gsm7(m.text)
+    with transaction.atomic():
+        if _short_links(campaign):
+            template = campaign.dlt_template
+            pattern = dlt.Template(template.content) if template else None
+            shortened = links.shorten(
+                campaign.pk,
+                [(m.id, m.text, pattern if m.country == compose.INDIA else None) for m in todo],
+            )
+            for m, text in zip(todo, shortened, strict=True):
+                m.text = text
+        deltas = Deltas()
+        for m in todo:
+            info = compose.segments.count(m.text)
+            m.encoding, m.segments = info.encoding, info.segments
+            m.estimated_cost = info.segments * rates.get(m.country, default_price)
+            deltas.add(m, Status.SENDING, estimated=m.estimated_cost, segments=m.segments)
+        write_messages(todo, ["text", "encoding", "segments", "estimated_cost"])
         deltas.save()
 
 

@@ -1,6 +1,8 @@
 """Settings, every one from the environment (see .env.example)."""
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +47,25 @@ PUBLIC_BASE_URL_SET = bool(env.str("PUBLIC_BASE_URL", default="").strip())
 PUBLIC_BASE_URL = (
     env.str("PUBLIC_BASE_URL", default="").strip() or listening_url(RUN_ADDR)
 ).rstrip("/")
+# Tracked short links (campaigns/links.py): each URL of a campaign's text
+# becomes this base followed by an 8-character code, per recipient. A short
+# host of its own (https://s.example.com/) keeps messages shortest; its host
+# is allowed below. Default: the site's own address, under /l/.
+SHORT_LINK_BASE_URL = env.str("SHORT_LINK_BASE_URL", default="").strip() or (
+    PUBLIC_BASE_URL + "/l/"
+)
+if not SHORT_LINK_BASE_URL.endswith("/"):
+    SHORT_LINK_BASE_URL += "/"
+if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?/([A-Za-z0-9._-]+/)*", SHORT_LINK_BASE_URL):
+    raise ImproperlyConfigured(
+        f"SHORT_LINK_BASE_URL={SHORT_LINK_BASE_URL!r} is not an http(s) address of a host "
+        "(and optionally a path of plain letters, digits, '.', '_' and '-'), such as "
+        "https://s.example.com/ or https://example.com/l/."
+    )
+_short_host = urlsplit(SHORT_LINK_BASE_URL).hostname
+if "*" not in ALLOWED_HOSTS and _short_host not in ALLOWED_HOSTS:
+    # The redirect answers there (a short host of its own, or the site's).
+    ALLOWED_HOSTS.append(_short_host)
 # Fernet key(s) for provider credentials at rest; the first one encrypts, all
 # of them decrypt (so a key can be rotated).
 CREDENTIALS_KEYS = env.list("CREDENTIALS_KEYS", default=[])
@@ -77,6 +98,8 @@ MIDDLEWARE = [
     # Provider callbacks are answered here, without the middleware below
     # (sessions, users, CSRF, messages, CSP, sign-in throttling).
     "providers.middleware.WebhookShortcutMiddleware",
+    # Tracked short links are answered here too: a redirect and a click.
+    "campaigns.middleware.ShortLinkMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -244,6 +267,7 @@ CELERY_BEAT_SCHEDULE = {
     "provider-views": {"task": "campaigns.tasks.refresh_provider_views", "schedule": 60.0},
     "squash-counters": {"task": "campaigns.tasks.squash_counters", "schedule": 30.0},
     "mark-unreported": {"task": "campaigns.tasks.mark_unreported", "schedule": 600.0},
+    "decide-ab-tests": {"task": "campaigns.tasks.decide_ab_tests", "schedule": 60.0},
 }
 # Seconds a stored provider callback waits before a worker applies it, so a
 # burst of callbacks is applied in a few large batches.
@@ -376,9 +400,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "smsportal reporting API",
-    "DESCRIPTION": "Read-only export of campaigns, messages, contacts, lists, suppressions "
-    "and cost and delivery roll-ups, as JSON pages or streamed CSV. Errors are JSON with a "
-    "message; a null character anywhere in the query string is refused with a 400.",
+    "DESCRIPTION": "Read-only export of campaigns, messages, clicks, contacts, lists, "
+    "suppressions and cost and delivery roll-ups, as JSON pages or streamed CSV; the one write "
+    "is recording conversions, with a token that may. Errors are JSON with a message; a null "
+    "character anywhere in the query string is refused with a 400.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["smsportal.api.permissions.HasRole"],
