@@ -1,9 +1,22 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from smsportal.admin import ReadOnlyAdmin
 
-from . import services
-from .models import Campaign, DeliveryWindow, DLTTemplate, Message, MessageEvent, SenderID
+from . import abtest, compose, services
+from .models import (
+    Campaign,
+    Click,
+    Conversion,
+    DeliveryWindow,
+    DLTTemplate,
+    Message,
+    MessageEvent,
+    SenderID,
+    ShortLink,
+    Variant,
+)
 
 
 @admin.register(SenderID)
@@ -44,6 +57,72 @@ class DeliveryWindowAdmin(admin.ModelAdmin):
     list_display = ["name", "summary"]
 
 
+class VariantForm(forms.ModelForm):
+    label = forms.ChoiceField(choices=[(label, label) for label in abtest.LABELS])
+
+    class Meta:
+        model = Variant
+        fields = ["label", "text"]
+        widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 60})}
+
+
+class VariantFormSet(forms.BaseInlineFormSet):
+    """The A/B test's variants as the composer keeps them: A–D, each once,
+    2 to 4 of them while the campaign has a test share, variant A being the
+    campaign's own text."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [
+            f.cleaned_data
+            for f in self.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
+        labels = [row["label"] for row in kept]
+        if len(set(labels)) != len(labels):
+            raise ValidationError("Each variant has its own label (A, B, C, D).")
+        campaign = self.instance
+        if campaign.ab_test_share is not None and not (
+            abtest.MIN_VARIANTS <= len(kept) <= abtest.MAX_VARIANTS
+        ):
+            raise ValidationError(
+                f"An A/B test needs {abtest.MIN_VARIANTS} to {abtest.MAX_VARIANTS} variants "
+                f"(it has {len(kept)}); or empty its test share."
+            )
+        first = next((row for row in kept if row["label"] == abtest.LABELS[0]), None)
+        if first is not None and first["text"] != campaign.text:
+            raise ValidationError(
+                "Variant A is the campaign's own text: make them the same (change the text "
+                "above or variant A)."
+            )
+        for row in kept:
+            problem = compose.text_length_problem(row["text"])
+            if problem:
+                raise ValidationError(f"Variant {row['label']}: {problem}")
+
+
+class VariantInline(admin.TabularInline):
+    """The A/B test's texts: edited while the campaign is a draft, shown
+    read-only once it has gone out."""
+
+    model = Variant
+    form = VariantForm
+    formset = VariantFormSet
+    extra = 0
+    max_num = abtest.MAX_VARIANTS
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and (obj is None or obj.is_editable)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or obj.is_editable)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or obj.is_editable)
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     list_display = ["name", "state", "account", "sender", "audience_count", "created_at"]
@@ -57,8 +136,13 @@ class CampaignAdmin(admin.ModelAdmin):
         "completed_at",
         "created_by",
         "consecutive_failures",
+        "ab_test_ends_at",
+        "ab_winner",
+        "ab_decided_at",
+        "ab_decided_by",
     ]
     filter_horizontal = ["lists", "exclude_lists", "segments"]
+    inlines = [VariantInline]
     actions = ["cancel", "pause"]
 
     # As on the pages, only a draft is edited: once launched, what a
@@ -157,3 +241,30 @@ class MessageEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "applied", "status"]
     search_fields = ["=provider_message_id"]
     raw_id_fields = ["message"]
+
+
+@admin.register(ShortLink)
+class ShortLinkAdmin(ReadOnlyAdmin):
+    list_display = ["code", "campaign_id", "message_id", "position", "url", "created_at"]
+    search_fields = ["=code"]
+    raw_id_fields = ["message", "campaign"]
+    show_full_result_count = False
+
+
+@admin.register(Click)
+class ClickAdmin(ReadOnlyAdmin):
+    """Clicks are evidence: previews (``is_bot``) are kept apart, never
+    counted; provider-reported clicks carry what the provider sent."""
+
+    list_display = ["at", "campaign_id", "message_id", "source", "agent", "is_bot"]
+    list_filter = ["source", "is_bot", "agent"]
+    raw_id_fields = ["link", "message", "campaign", "variant"]
+    show_full_result_count = False
+
+
+@admin.register(Conversion)
+class ConversionAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "campaign", "message_id", "value", "currency", "source"]
+    list_filter = ["source", "currency"]
+    search_fields = ["=external_id"]
+    raw_id_fields = ["link", "message", "campaign", "variant"]

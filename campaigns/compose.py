@@ -18,7 +18,7 @@ from django.utils import timezone
 from contacts.models import Consent, Contact, ListMembership, Suppression
 from providers import segments
 
-from . import compliance, dlt
+from . import compliance, dlt, links
 from .models import Approval, Campaign
 
 PLACEHOLDER = re.compile(
@@ -305,10 +305,19 @@ def check(
             "The message does not say how to opt out: add an instruction such as "
             f"“{compliance.opt_out_instruction()}”."
         )
+    from . import abtest
+
+    # An A/B test's variants, each checked as the text is.
+    abtest.check(campaign, result)
     if campaign.provider_list_ids:
         # The recipients are the provider's: nothing here to check them by.
         own = campaign.pk is not None and (campaign.lists.exists() or campaign.segments.exists())
         result.errors.extend(provider_list_problems(campaign, has_own_audience=own))
+        if campaign.track_links and not campaign.click_tracking and links.find_urls(campaign.text):
+            result.warnings.append(
+                "Links go to the provider's lists as written, not tracked: the provider sends "
+                "one text to everyone, and a tracked link is each recipient's own."
+            )
         if compliance.quiet_hours_for(campaign) or compliance.frequency_cap():
             result.warnings.append(
                 "Quiet hours and the frequency cap are not applied to the provider's lists: "
@@ -342,19 +351,28 @@ def check(
             )
         fields = ("phone", "first_name", "last_name", "attributes")
         pattern = dlt_pattern(template.content)
+        # Tracked links in messages to India: only in the template's variable parts.
+        tracked = links.DltLinks(pattern) if links.uses_short_links(campaign) else None
         for row in indian.values(*fields).iterator(chunk_size=2000):
             text = render_for(campaign, row)
+            if tracked:
+                tracked.see(text)
             if not pattern.matches(text):
                 result.dlt_mismatches.append(
                     (row["phone"], "the message does not match the registered template")
                 )
                 if len(result.dlt_mismatches) >= sample_limit:
                     break
+        if tracked:
+            errors, warnings = tracked.problems()
+            result.errors.extend(errors)
+            result.warnings.extend(warnings)
         if result.dlt_mismatches:
             result.errors.append(
                 f"{len(result.dlt_mismatches)} message(s) to India do not match the DLT "
                 f"template {template.template_id}."
             )
+    abtest.check_dlt(campaign, result)
     return result
 
 
@@ -383,6 +401,27 @@ class Preview:
     # parts first: every recipient counted, never a sample.
     parts: list[tuple[int, int]] = field(default_factory=list)
     ucs2: Ucs2Cost | None = None
+    # URLs of the text that go as tracked short links (counted above with
+    # the short link's length), and that length.
+    tracked_links: int = 0
+    short_link_length: int = 0
+    # An A/B test's variants, test part and rest (``estimated_cost`` is then
+    # theirs): campaigns.abtest.ABPreview.
+    ab: object | None = None
+
+    @property
+    def links_note(self) -> str:
+        """What the preview says about tracked links."""
+        if not self.tracked_links:
+            return ""
+        n = self.tracked_links
+        own = "a short link" if n == 1 else "short links"
+        each = "" if n == 1 else " each"
+        return (
+            f"{n} tracked, as {own} of each recipient's own ({self.short_link_length} "
+            f"characters{each}, as in the samples); link previews by chat apps are not "
+            "counted as clicks."
+        )
 
     @property
     def parts_range(self) -> str:
@@ -468,11 +507,24 @@ def opt_out_missing(campaign) -> bool:
 
 
 def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
-    """What the composer shows: encoding, parts, samples, audience, cost."""
-    base_text = segments.to_gsm7(campaign.text) if campaign.keep_gsm7 else campaign.text
+    """What the composer shows: encoding, parts, samples, audience, cost.
+    Texts are counted as they go: tracked URLs as short links."""
+    short = links.uses_short_links(campaign)
+    template = campaign.dlt_template if short else None
+    india_pattern = dlt_pattern(template.content) if template else None
+
+    def sent(text: str, country: str = "") -> str:
+        if not short:
+            return text
+        return links.sample_text(text, india_pattern if country == INDIA else None)
+
+    written = segments.to_gsm7(campaign.text) if campaign.keep_gsm7 else campaign.text
+    base_text = sent(written)
     info = segments.count(base_text)
+    # Messages to India under a DLT template may keep the template's own links.
+    india_info = segments.count(sent(written, INDIA)) if india_pattern else info
     alternative = segments.to_gsm7(campaign.text)
-    alt_info = segments.count(alternative) if alternative != campaign.text else None
+    alt_info = segments.count(sent(alternative)) if alternative != campaign.text else None
     account = campaign.account
     rates = {r.country: r.price for r in account.rates.all()}
     found = recipients(campaign)
@@ -486,7 +538,7 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
     sample_rows = [
         (row["phone"], text, segments.count(text).segments)
         for row in to_send.order_by("id").values(*fields)[:samples]
-        for text in [render_for(campaign, row)]
+        for text in [sent(render_for(campaign, row), row["country"])]
     ]
     by_country: dict[str, list] = {}
     parts_count: Counter = Counter()
@@ -496,7 +548,7 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
     if placeholders(campaign.text):
         # Personalised lengths differ: price each rendered message.
         for row in to_send.values(*fields).iterator(chunk_size=5000):
-            text = render_for(campaign, row)
+            text = sent(render_for(campaign, row), row["country"])
             counted = segments.count(text)
             parts = counted.segments
             parts_count[parts] += 1
@@ -525,12 +577,13 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
         gsm7_parts = segments.count(segments.without_ucs2(base_text)).segments
         for row in to_send.values("country").annotate(n=Count("id")):
             price = rates.get(row["country"], account.default_price)
-            by_country[row["country"]] = [row["n"], row["n"] * info.segments * price]
+            counted = india_info if row["country"] == INDIA else info
+            by_country[row["country"]] = [row["n"], row["n"] * counted.segments * price]
             with_wording[row["country"]] = row["n"] * longer_parts * price
-            parts_count[info.segments] += row["n"]
-            if info.encoding == segments.UCS2:
+            parts_count[counted.segments] += row["n"]
+            if counted.encoding == segments.UCS2:
                 ucs2[0] += row["n"]
-                ucs2[1] += row["n"] * info.segments * price
+                ucs2[1] += row["n"] * counted.segments * price
                 ucs2[2] += row["n"] * gsm7_parts * price
         if ucs2[0]:
             ucs2_chars.update(dict.fromkeys(segments.not_gsm7(base_text)[:20]))
@@ -544,7 +597,7 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
             ).segments,
             estimated_cost=sum(with_wording.values(), Decimal(0)),
         )
-    return Preview(
+    result = Preview(
         encoding=info.encoding,
         segments=info.segments,
         characters_remaining=info.characters_remaining,
@@ -575,7 +628,17 @@ def preview(campaign: Campaign, *, samples: int = 3) -> Preview:
         )
         if ucs2[0]
         else None,
+        tracked_links=links.tracked_count(written) if short else 0,
+        short_link_length=links.short_length() if short else 0,
     )
+    # An A/B test: each variant's parts and cost, the test part and the
+    # rest, and what they cost together (campaigns.abtest).
+    from . import abtest
+
+    result.ab = abtest.preview(campaign, found, rates, account)
+    if result.ab is not None:
+        result.estimated_cost = result.ab.estimated_cost
+    return result
 
 
 class _Composed:

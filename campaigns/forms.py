@@ -12,8 +12,28 @@ from smsportal.phones import (
     search_prefix,
 )
 
-from . import compose
+from . import abtest, compose
 from .models import Approval, Campaign, DeliveryWindow, DLTTemplate, SenderID
+
+
+def click_tracking_help(accounts) -> str:
+    """What the provider option "Click tracking" does with each account, from
+    its backend's capabilities: whether the provider shortens the links
+    itself, and whether its clicks come back to smsportal."""
+    parts = ["The provider shortens the links itself, instead of smsportal's tracked links."]
+    for account in accounts:
+        caps = account.backend_class(options=account.options).capabilities
+        if not caps.click_tracking:
+            what = "does not shorten links itself; this option changes nothing there."
+        elif caps.click_reports:
+            what = "reports each click back; they count on the campaign page."
+        else:
+            what = (
+                "clicks are counted at the provider and not reported back, so the campaign "
+                "page shows none."
+            )
+        parts.append(f"{account}: {what}")
+    return " ".join(parts)
 
 
 class CampaignForm(forms.ModelForm):
@@ -41,8 +61,14 @@ class CampaignForm(forms.ModelForm):
             "transliteration",
             "language_code",
             "click_tracking",
+            # After click_tracking: its clean method reads that choice.
+            "track_links",
             "campaign_ref",
             "callback_data",
+            "ab_test_share",
+            "ab_wait_minutes",
+            "ab_metric",
+            "ab_auto_winner",
         ]
         widgets = {
             "text": forms.Textarea(attrs={"rows": 5}),
@@ -67,6 +93,7 @@ class CampaignForm(forms.ModelForm):
             "consent_required": "Only contacts with recorded consent",
             "quiet_hours_lifted": "Lift the quiet hours for this campaign (Admin)",
             "quiet_hours_reason": "Why the quiet hours are lifted",
+            "track_links": "Track links",
         }
         help_texts = {
             "keep_gsm7": "Smart quotes, long dashes and letters with a plain look-alike "
@@ -74,6 +101,9 @@ class CampaignForm(forms.ModelForm):
             "160 characters a part instead of 70.",
             "transliteration": "Where the provider supports it, e.g. TURKISH or GREEK.",
             "callback_data": "Returned with each delivery report, where the provider supports it.",
+            "track_links": "Each link in the text becomes a short link of the recipient's own "
+            "(counted with its length in the parts and cost), so the campaign page shows who "
+            "clicked; link previews by chat apps are not counted. Unticked, links go as written.",
             "provider_lists": "Their ids at the provider, comma-separated (Infopromo API v3), "
             "instead of smsportal's lists: the provider sends one text to them, and the "
             "campaign page shows the provider's counts.",
@@ -89,6 +119,176 @@ class CampaignForm(forms.ModelForm):
             "Infopromo, voip-communications); no delivery window.",
         }
 
+    # -- A/B test: variant A is the text above; B to D, its share of the
+    # audience, the waiting time, the metric and who picks the winner.
+    ab_test = forms.BooleanField(
+        required=False,
+        label="Test variants of the text (A/B test)",
+        help_text="Part of the audience gets the variants, split evenly; after the waiting "
+        "time the rest gets the one that did best.",
+    )
+    variant_b = forms.CharField(
+        required=False, label="Variant B", widget=forms.Textarea(attrs={"rows": 3})
+    )
+    variant_c = forms.CharField(
+        required=False,
+        label="Variant C (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    variant_d = forms.CharField(
+        required=False,
+        label="Variant D (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    ab_test_share = forms.IntegerField(
+        required=False,
+        min_value=abtest.SHARE_MIN,
+        max_value=abtest.SHARE_MAX,
+        label="Test share (% of the audience)",
+        help_text=f"{abtest.SHARE_MIN} to {abtest.SHARE_MAX}%, split evenly among the variants.",
+        # (%% : the validators' messages are %-formatted.)
+        error_messages={
+            "min_value": f"Give {abtest.SHARE_MIN} to {abtest.SHARE_MAX}%% of the audience.",
+            "max_value": f"Give {abtest.SHARE_MIN} to {abtest.SHARE_MAX}%% of the audience: "
+            "the rest must be left for the winner.",
+        },
+    )
+    ab_wait_minutes = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[(m, abtest.wait_text(m)) for m in (30, 60, 120, 240, 480, 720, 1440, 2880)],
+        label="Waiting time",
+        help_text="From the start of sending to the choice of the winner: time for the "
+        "recipients to read, click and buy.",
+    )
+    ab_metric = forms.ChoiceField(
+        required=False, choices=Campaign.ABMetric.choices, label="Winning metric"
+    )
+    ab_auto_winner = forms.TypedChoiceField(
+        required=False,
+        coerce=lambda value: value in (True, "True"),
+        empty_value=True,
+        choices=[
+            (True, "Automatically, by the metric"),
+            (False, "I pick it on the campaign page"),
+        ],
+        widget=forms.RadioSelect,
+        label="Winner",
+        help_text="Where no variant has figures for the metric (nobody clicked, say), "
+        "nothing is guessed: the campaign page asks a person to pick.",
+    )
+    AB_FIELDS = (
+        "ab_test",
+        "variant_b",
+        "variant_c",
+        "variant_d",
+        "ab_test_share",
+        "ab_wait_minutes",
+        "ab_metric",
+        "ab_auto_winner",
+    )
+    VARIANT_FIELDS = ("variant_b", "variant_c", "variant_d")
+
+    def ab_fields(self):
+        return [self[name] for name in self.AB_FIELDS]
+
+    def _init_ab_test(self):
+        campaign = self.instance
+        on = campaign.ab_test_share is not None
+        self.initial.setdefault("ab_test", on)
+        if not on:
+            self.initial["ab_test_share"] = 20
+        for name in ("ab_wait_minutes", "ab_metric", "ab_auto_winner"):
+            # A new campaign's form has no initial values of its own.
+            self.initial.setdefault(name, getattr(campaign, name))
+        choices = self.fields["ab_wait_minutes"].choices
+        if campaign.ab_wait_minutes not in [m for m, _ in choices]:
+            # A time set in the admin stays choosable.
+            self.fields["ab_wait_minutes"].choices = sorted(
+                [*choices, (campaign.ab_wait_minutes, abtest.wait_text(campaign.ab_wait_minutes))]
+            )
+        if campaign.pk and on:
+            stored = dict(campaign.variants.values_list("label", "text"))
+            for label, name in zip(abtest.LABELS[1:], self.VARIANT_FIELDS, strict=True):
+                self.initial.setdefault(name, stored.get(label, ""))
+
+    def _clean_variant(self, name):
+        text = self.cleaned_data.get(name, "")
+        if "\x00" in text:
+            raise forms.ValidationError("The text contains a null character.")
+        too_long = compose.text_length_problem(text)
+        if too_long:
+            raise forms.ValidationError(too_long)
+        return text
+
+    def clean_variant_b(self):
+        return self._clean_variant("variant_b")
+
+    def clean_variant_c(self):
+        return self._clean_variant("variant_c")
+
+    def clean_variant_d(self):
+        return self._clean_variant("variant_d")
+
+    def _clean_ab_test(self, data):
+        data["ab_metric"] = data.get("ab_metric") or self.instance.ab_metric
+        if data.get("ab_wait_minutes") is None:
+            data["ab_wait_minutes"] = self.instance.ab_wait_minutes
+        if not data.get("ab_test"):
+            data["ab_test_share"] = None
+            return
+        if "ab_test_share" not in self.errors and data.get("ab_test_share") is None:
+            self.add_error(
+                "ab_test_share",
+                f"Give the share of the audience that tests the variants: "
+                f"{abtest.SHARE_MIN} to {abtest.SHARE_MAX}%.",
+            )
+        given = [name for name in self.VARIANT_FIELDS if (data.get(name) or "").strip()]
+        if not given and not any(name in self.errors for name in self.VARIANT_FIELDS):
+            self.add_error(
+                "variant_b", "Write a second text: an A/B test compares at least two variants."
+            )
+        seen = {data.get("text") or "": "A"}
+        for label, name in zip(abtest.LABELS[1:], given, strict=False):
+            text = data[name]
+            if text in seen:
+                self.add_error(
+                    name,
+                    f"This is the same text as variant {seen[text]}: give each variant its "
+                    "own text.",
+                )
+            seen.setdefault(text, label)
+        if data.get("provider_lists"):
+            self.add_error(
+                "ab_test",
+                "An A/B test splits smsportal's own audience: it cannot be sent to the "
+                "provider's contact lists.",
+            )
+
+    def variant_texts(self) -> list[str]:
+        """The texts of the A/B test as saved (A, the text, first; blank
+        variants left out, the others labelled in order); empty when there
+        is none."""
+        data = self.cleaned_data
+        if not data.get("ab_test"):
+            return []
+        return [data["text"]] + [
+            data[name] for name in self.VARIANT_FIELDS if (data.get(name) or "").strip()
+        ]
+
+    def variants_typed(self) -> list[tuple[str, str]] | None:
+        """(label, text) of the variants the form holds now, valid or not
+        (the preview follows the typing); None when the test is off."""
+        if not self.is_bound or not self["ab_test"].value():
+            return None
+        texts = [self.data.get("text", "")] + [
+            self.data.get(name, "")
+            for name in self.VARIANT_FIELDS
+            if self.data.get(name, "").strip()
+        ]
+        return list(zip(abtest.LABELS, texts, strict=False))
+
     # Provider options: shown folded away, every provider uses the ones it has.
     OPTION_FIELDS = (
         "flash",
@@ -101,7 +301,9 @@ class CampaignForm(forms.ModelForm):
     )
 
     def main_fields(self):
-        return [f for f in self if f.name not in self.OPTION_FIELDS]
+        return [
+            f for f in self if f.name not in self.OPTION_FIELDS and f.name not in self.AB_FIELDS
+        ]
 
     def option_fields(self):
         return [f for f in self if f.name in self.OPTION_FIELDS]
@@ -111,6 +313,7 @@ class CampaignForm(forms.ModelForm):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self._init_ab_test()
         if not roles.can_administer(user):
             for name in self.ADMIN_FIELDS:
                 del self.fields[name]
@@ -128,6 +331,21 @@ class CampaignForm(forms.ModelForm):
             "Placeholders: {{ first_name }}, {{ last_name }}, any imported column, and a "
             'default with {{ first_name|default:"there" }}.'
         )
+        self.fields["click_tracking"].help_text = click_tracking_help(
+            self.fields["account"].queryset
+        )
+
+    def clean_track_links(self):
+        """smsportal's short links, or the provider's own shortening: one
+        of them (a link shortened twice would be counted by neither)."""
+        track = self.cleaned_data.get("track_links")
+        if track and self.cleaned_data.get("click_tracking"):
+            raise forms.ValidationError(
+                "Choose one way to track clicks: untick “Track links” to let the provider "
+                "shorten the links (“Click tracking” under Provider options), or untick "
+                "“Click tracking” to use smsportal's own short links."
+            )
+        return track
 
     def clean_scheduled_at(self):
         value = self.cleaned_data.get("scheduled_at")
@@ -179,6 +397,7 @@ class CampaignForm(forms.ModelForm):
         excluded = set(data.get("exclude_lists") or [])
         if included and included <= excluded:
             self.add_error("exclude_lists", "Every chosen list is also excluded: nobody is left.")
+        self._clean_ab_test(data)
         return data
 
 
@@ -190,9 +409,19 @@ class TestSendForm(forms.Form):
         label="Country for national numbers",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, variants=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["country"].choices = [("", "— number has +country code —"), *country_choices()]
+        if variants:
+            # An A/B test: which variant's text the test is.
+            self.fields["variant"] = forms.ChoiceField(
+                choices=[
+                    (label, "Variant A (the message)" if label == "A" else f"Variant {label}")
+                    for label in variants
+                ],
+                required=False,
+                label="Text to send",
+            )
 
     def clean(self):
         data = super().clean()

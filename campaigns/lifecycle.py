@@ -124,19 +124,30 @@ def campaign_failover(*, campaign: Campaign, account, reason: str) -> bool:
 
 
 def campaign_complete_if_done(campaign_id: int) -> bool:
-    """A running campaign with nothing left to submit is completed."""
-    # Unknown messages not yet reconciled may still go back to pending.
-    busy = Message.objects.filter(
-        Q(status__in=[Status.PENDING, Status.SENDING]) | Q(status=Status.UNKNOWN, done_at=None),
-        campaign_id=campaign_id,
-        is_test=False,
-    )
-    if busy.exists():
-        return False
-    now = timezone.now()
-    updated = Campaign.objects.filter(
-        pk=campaign_id, state=State.RUNNING, messages__isnull=False
-    ).update(state=State.COMPLETED, completed_at=now, updated_at=now)
-    if updated:
-        audit.record("campaign.complete", obj=Campaign.objects.get(pk=campaign_id))
+    """A running campaign with nothing left to submit is completed (an A/B
+    test's only once its winner went to the rest: campaigns.abtest)."""
+    with transaction.atomic():
+        # The rest of an A/B test is written under the campaign's lock: wait
+        # for a winner being sent, so the look below sees its messages.
+        list(
+            Campaign.objects.select_for_update()
+            .filter(pk=campaign_id, ab_test_share__isnull=False)
+            .values_list("pk", flat=True)
+        )
+        # Unknown messages not yet reconciled may still go back to pending.
+        busy = Message.objects.filter(
+            Q(status__in=[Status.PENDING, Status.SENDING]) | Q(status=Status.UNKNOWN, done_at=None),
+            campaign_id=campaign_id,
+            is_test=False,
+        )
+        if busy.exists():
+            return False
+        now = timezone.now()
+        updated = (
+            Campaign.objects.filter(pk=campaign_id, state=State.RUNNING, messages__isnull=False)
+            .filter(Q(ab_test_share__isnull=True) | Q(ab_winner__isnull=False))
+            .update(state=State.COMPLETED, completed_at=now, updated_at=now)
+        )
+        if updated:
+            audit.record("campaign.complete", obj=Campaign.objects.get(pk=campaign_id))
     return bool(updated)

@@ -352,7 +352,7 @@ class Waiting:
     and for how many messages). Times are in the reader's zone."""
 
     kind: str  # scheduled, provider, paused, preparing, window, quiet, retry, throughput,
-    #            sending, reports
+    #            sending, reports, abtest
     headline: str
     detail: str = ""
     count: int | None = None  # messages it holds
@@ -431,7 +431,55 @@ def campaign_waiting(campaign, counts: Counts | None = None, *, now=None) -> lis
                 count=with_provider,
             )
         )
+    ab_rest_waits = campaign.ab_test_share is not None and campaign.ab_winner_id is None
+    if campaign.state == state.RUNNING and ab_rest_waits:
+        found.append(_ab_waiting(campaign, now))
     return found
+
+
+def _ab_waiting(campaign, now) -> Waiting:
+    """The rest of an A/B test's audience, waiting for the winner: until
+    the test ends, then for the automatic pick or a person's."""
+    from . import abtest
+
+    n = abtest.rest_count(campaign)
+    who = f"{n:,} recipient{_s(n)}"
+    metric = abtest.METRIC_NAMES.get(campaign.ab_metric, campaign.ab_metric)
+    ends = campaign.ab_test_ends_at
+    pick = f"{who} get the variant picked on the campaign page"
+    if campaign.ab_decided_at is not None:
+        return Waiting(
+            "abtest",
+            "Waiting for a person to pick the A/B winner",
+            f"The automatic pick by {metric} could not decide; {pick}.",
+            count=n,
+        )
+    if ends and ends > now:
+        then = (
+            f"then the variant with the best {metric} goes to them"
+            if campaign.ab_auto_winner
+            else "then they get the variant picked on the campaign page"
+        )
+        return Waiting(
+            "abtest",
+            "A/B test running",
+            f"{who} wait for the winner until {_at(ends, now)}; {then}.",
+            count=n,
+            until=ends,
+        )
+    if campaign.ab_auto_winner:
+        return Waiting(
+            "abtest",
+            "Picking the A/B winner",
+            f"The test is over: the variant with the best {metric} goes to {who} within a minute.",
+            count=n,
+        )
+    return Waiting(
+        "abtest",
+        "Waiting for a person to pick the A/B winner",
+        f"The test is over; {pick}.",
+        count=n,
+    )
 
 
 def _s(n: int) -> str:

@@ -29,7 +29,15 @@ from .lifecycle import campaign_complete_if_done as campaign_complete_if_done
 from .lifecycle import campaign_failover as campaign_failover
 from .lifecycle import campaign_pause as campaign_pause
 from .lifecycle import fallback_problems as fallback_problems
-from .models import Approval, Campaign, CampaignCounter, DLTTemplate, Message, SenderID
+from .models import (
+    Approval,
+    Campaign,
+    CampaignCounter,
+    DLTTemplate,
+    Message,
+    SenderID,
+    Variant,
+)
 
 State = Campaign.State
 log = logging.getLogger(__name__)
@@ -84,14 +92,19 @@ def materialise(campaign_id: int) -> int:
     audience = sent + skipped + failed. Each message keeps the contact's own
     time zone (its "time_zone" attribute) when that is a known zone, else
     the number's. Texts without placeholders are priced here, set-based;
-    personalised ones when a worker renders them. Idempotent: a second run
-    does nothing."""
+    personalised ones when a worker renders them. An A/B test writes only
+    its test share here, each recipient with a variant (campaigns.abtest),
+    the rest when its winner is chosen. Idempotent: a second run does
+    nothing."""
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.materialised_at or campaign.state in (State.DRAFT, State.CANCELLED):
             return 0
-        account = campaign.account
-        personalised = bool(compose.placeholders(campaign.text))
+        from . import links
+
+        # Rendered (and priced) per recipient by the worker: placeholders,
+        # and tracked links (each recipient's own short links).
+        personalised = bool(compose.placeholders(campaign.text)) or links.uses_short_links(campaign)
         plain_text = compose.render_for(campaign, {})
         info = compose.segments.count(plain_text)
         if not campaign.lists.exists() and not campaign.segments.exists():
@@ -99,92 +112,136 @@ def materialise(campaign_id: int) -> int:
             campaign.save(update_fields=["materialised_at", "updated_at"])
             return 0
         now = timezone.now()
-        skip_sql = ["WHEN s.id IS NOT NULL THEN 'suppressed'"]
-        skip_params: list = []
-        if campaign.consent_required:
-            skip_sql.append("WHEN c.consent <> %s THEN 'no_consent'")
-            skip_params.append(Consent.OPTED_IN)
-        cap = compliance.frequency_cap()
-        cap_join, cap_params = "", []
-        if cap:
-            # One grouped pass over the cap's days of messages, joined by number.
-            cap_sql, cap_params = compliance.capped_phones(cap, now).query.sql_with_params()
-            cap_join = f"LEFT JOIN ({cap_sql}) f ON f.phone = c.phone"
-            skip_sql.append("WHEN f.phone IS NOT NULL THEN 'frequency_cap'")
-        if campaign.dlt_template_id is None:
-            skip_sql.append("WHEN c.country = %s THEN 'outside_dlt'")
-            skip_params.append(compose.INDIA)
-        if campaign.sender.countries:
-            marks = ", ".join(["%s"] * len(campaign.sender.countries))
-            skip_sql.append(f"WHEN c.country NOT IN ({marks}) THEN 'sender_country'")
-            skip_params.extend(campaign.sender.countries)
-        skip = f"CASE {' '.join(skip_sql)} ELSE '' END"
-        m, c = Message._meta.db_table, Contact._meta.db_table
-        s, r = Suppression._meta.db_table, RateCardEntry._meta.db_table
-        # The audience as compose defines it (lists, segments, exclusions),
-        # as a subquery of the one INSERT … SELECT.
-        audience_sql, audience_params = (
-            compose.audience(campaign).values("id").query.sql_with_params()
-        )
-        segments = 0 if personalised else info.segments
-        own_value, own_zone, own_params = _own_zone_sql("c")
-        # Table names come from model metadata and values are parameters.
-        sql = f"""
-            INSERT INTO {m} (campaign_id, contact_id, is_test, phone, country, time_zone,
-                zone_is_own, text, encoding, segments, account_id, provider_message_id, status,
-                skip_reason, error_code, error_description, estimated_cost, currency, attempts,
-                not_before, created_at)
-            SELECT %s, c.id, %s, c.phone, c.country,
-                CASE WHEN {own_zone} THEN {own_value} ELSE c.time_zone END,
-                CASE WHEN {own_zone} THEN %s ELSE %s END,
-                %s, %s, %s, %s, '',
-                CASE WHEN ({skip}) = '' THEN %s ELSE %s END,
-                {skip}, '', '',
-                CASE WHEN ({skip}) = '' THEN COALESCE(r.price, %s) * %s ELSE 0 END,
-                %s, 0, %s, %s
-            FROM {c} c
-            LEFT JOIN {s} s ON s.phone = c.phone
-            {cap_join}
-            LEFT JOIN {r} r ON r.account_id = %s AND r.country = c.country
-            WHERE c.id IN ({audience_sql})
-        """
-        params = [
-            campaign.pk,
-            False,
-            *own_params,
-            *own_params,
-            True,
-            False,
-            "" if personalised else plain_text,
-            info.encoding,
-            segments,
-            account.pk,
-            *skip_params,
-            Status.PENDING,
-            Status.SKIPPED,
-            *skip_params,
-            *skip_params,
-            account.default_price,
-            segments,
-            account.currency,
-            # Raw SQL: as the ORM would store them (SQLite keeps text).
-            connection.ops.adapt_datetimefield_value(campaign.scheduled_at),
-            connection.ops.adapt_datetimefield_value(now),
-            *cap_params,
-            account.pk,
-            *audience_params,
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            inserted = cursor.rowcount
+        from . import abtest
+
+        variants = abtest.test_variants(campaign)
+        if variants:
+            # An A/B test: its test share now, each recipient with a variant;
+            # the rest once the winner is chosen (abtest.send_winner).
+            inserted = abtest.materialise_test(campaign, variants, now=now, encoding=info.encoding)
+        else:
+            inserted = insert_audience(
+                campaign,
+                now=now,
+                text="" if personalised else plain_text,
+                encoding=info.encoding,
+                segments=0 if personalised else info.segments,
+            )
         deltas = Deltas()
         for g in grouped(campaign.messages.filter(is_test=False)):
             deltas.add(g, g.status, count=g.count, estimated=g.estimated_cost, segments=g.segments)
         deltas.save()
         campaign.audience_count = inserted
         campaign.materialised_at = timezone.now()
-        campaign.save(update_fields=["audience_count", "materialised_at", "updated_at"])
+        campaign.save(
+            update_fields=["audience_count", "materialised_at", "ab_test_ends_at", "updated_at"]
+        )
     return inserted
+
+
+def insert_audience(
+    campaign: Campaign,
+    *,
+    now,
+    text: str,
+    encoding: str,
+    segments: int,
+    variant: tuple[str, list] = ("NULL", []),
+    join: tuple[str, list] = ("", []),
+    where: tuple[str, list] | None = None,
+) -> int:
+    """The one INSERT … SELECT that turns contacts (``c``) into the
+    campaign's message rows, with the skip reasons, zones and prices
+    ``materialise`` describes; returns how many rows it wrote. By default
+    the whole audience with ``text`` (empty: rendered per recipient when
+    sent). An A/B test (campaigns.abtest) writes part of it: ``variant``
+    (the SQL of each row's variant id, and its params), ``join`` (a JOIN
+    after the others) and ``where`` (which contacts) say which part."""
+    account = campaign.account
+    skip_sql = ["WHEN s.id IS NOT NULL THEN 'suppressed'"]
+    skip_params: list = []
+    if campaign.consent_required:
+        skip_sql.append("WHEN c.consent <> %s THEN 'no_consent'")
+        skip_params.append(Consent.OPTED_IN)
+    cap = compliance.frequency_cap()
+    cap_join, cap_params = "", []
+    if cap:
+        # One grouped pass over the cap's days of messages, joined by number.
+        cap_sql, cap_params = compliance.capped_phones(cap, now).query.sql_with_params()
+        cap_join = f"LEFT JOIN ({cap_sql}) f ON f.phone = c.phone"
+        skip_sql.append("WHEN f.phone IS NOT NULL THEN 'frequency_cap'")
+    if campaign.dlt_template_id is None:
+        skip_sql.append("WHEN c.country = %s THEN 'outside_dlt'")
+        skip_params.append(compose.INDIA)
+    if campaign.sender.countries:
+        marks = ", ".join(["%s"] * len(campaign.sender.countries))
+        skip_sql.append(f"WHEN c.country NOT IN ({marks}) THEN 'sender_country'")
+        skip_params.extend(campaign.sender.countries)
+    skip = f"CASE {' '.join(skip_sql)} ELSE '' END"
+    m, c = Message._meta.db_table, Contact._meta.db_table
+    s, r = Suppression._meta.db_table, RateCardEntry._meta.db_table
+    if where is None:
+        # The audience as compose defines it (lists, segments, exclusions),
+        # as a subquery of the one INSERT … SELECT.
+        audience_sql, audience_params = (
+            compose.audience(campaign).values("id").query.sql_with_params()
+        )
+        where = (f"c.id IN ({audience_sql})", list(audience_params))
+    (variant_sql, variant_params), (join_sql, join_params) = variant, join
+    where_sql, where_params = where
+    own_value, own_zone, own_params = _own_zone_sql("c")
+    # Table names come from model metadata and values are parameters.
+    sql = f"""
+        INSERT INTO {m} (campaign_id, contact_id, is_test, phone, country, time_zone,
+            zone_is_own, text, encoding, segments, account_id, provider_message_id, status,
+            skip_reason, error_code, error_description, estimated_cost, currency, attempts,
+            not_before, created_at, variant_id)
+        SELECT %s, c.id, %s, c.phone, c.country,
+            CASE WHEN {own_zone} THEN {own_value} ELSE c.time_zone END,
+            CASE WHEN {own_zone} THEN %s ELSE %s END,
+            %s, %s, %s, %s, '',
+            CASE WHEN ({skip}) = '' THEN %s ELSE %s END,
+            {skip}, '', '',
+            CASE WHEN ({skip}) = '' THEN COALESCE(r.price, %s) * %s ELSE 0 END,
+            %s, 0, %s, %s, {variant_sql}
+        FROM {c} c
+        LEFT JOIN {s} s ON s.phone = c.phone
+        {cap_join}
+        LEFT JOIN {r} r ON r.account_id = %s AND r.country = c.country
+        {join_sql}
+        WHERE {where_sql}
+    """
+    params = [
+        campaign.pk,
+        False,
+        *own_params,
+        *own_params,
+        True,
+        False,
+        text,
+        encoding,
+        segments,
+        account.pk,
+        *skip_params,
+        Status.PENDING,
+        Status.SKIPPED,
+        *skip_params,
+        *skip_params,
+        account.default_price,
+        segments,
+        account.currency,
+        # Raw SQL: as the ORM would store them (SQLite keeps text).
+        connection.ops.adapt_datetimefield_value(campaign.scheduled_at),
+        connection.ops.adapt_datetimefield_value(now),
+        *variant_params,
+        *cap_params,
+        account.pk,
+        *join_params,
+        *where_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def _own_zone_sql(alias: str) -> tuple[str, str, list]:
@@ -377,9 +434,14 @@ def record_quiet_hours_lift(*, campaign: Campaign, user, before: tuple[bool, str
         audit.record("campaign.quiet_hours_restored", actor=user, obj=campaign)
 
 
-def test_send(*, campaign: Campaign, phone: str, user, default_region: str = "") -> Message:
-    """Send the campaign's message to one number now, logged like any
+def test_send(
+    *, campaign: Campaign, phone: str, user, default_region: str = "", variant_label: str = ""
+) -> Message:
+    """Send the campaign's message (or, in an A/B test, the text of the
+    variant labelled ``variant_label``) to one number now, logged like any
     message (marked as a test, not part of the audience)."""
+
+    from . import links
 
     number = normalise(phone, default_region)
     problems = compose.sender_problems(campaign)
@@ -393,38 +455,53 @@ def test_send(*, campaign: Campaign, phone: str, user, default_region: str = "")
             last_name=contact.last_name,
             attributes=contact.attributes,
         )
-    text = compose.render_for(campaign, row)
+    variant = None
+    if variant_label:
+        variant = campaign.variants.filter(label=variant_label).first()
+        if variant is None:
+            raise CampaignError(f"The campaign has no variant {variant_label}.")
+    text = compose.render(variant.text if variant else campaign.text, row)
+    if campaign.keep_gsm7:
+        text = compose.segments.to_gsm7(text)
     template = campaign.dlt_template
-    if (
-        template
-        and number.country == compose.INDIA
-        and not compose.dlt_matches(template.content, text)
-    ):
+    to_dlt = template is not None and number.country == compose.INDIA
+    if to_dlt and not compose.dlt_matches(template.content, text):
         raise CampaignError("The message does not match the DLT template.")
-    info = compose.segments.count(text)
-    message = Message.objects.create(
-        campaign=campaign,
-        contact=contact,
-        is_test=True,
-        phone=number.e164,
-        country=number.country,
-        time_zone=number.time_zone,
-        text=text,
-        encoding=info.encoding,
-        segments=info.segments,
-        account=campaign.account,
-        estimated_cost=info.segments * campaign.account.price_for(number.country),
-        currency=campaign.account.currency,
-        status=Status.SENDING,
-        submitted_at=timezone.now(),
-        attempts=1,
-    )
-    deltas = Deltas()
-    deltas.add(
-        message, Status.SENDING, count=1, estimated=message.estimated_cost, segments=info.segments
-    )
-    deltas.save()
-    audit.record("campaign.test_send", actor=user, obj=campaign, phone=number.e164)
+    with transaction.atomic():
+        message = Message.objects.create(
+            campaign=campaign,
+            contact=contact,
+            is_test=True,
+            variant=variant,
+            phone=number.e164,
+            country=number.country,
+            time_zone=number.time_zone,
+            text=text,
+            account=campaign.account,
+            currency=campaign.account.currency,
+            status=Status.SENDING,
+            submitted_at=timezone.now(),
+            attempts=1,
+        )
+        if links.uses_short_links(campaign):
+            # Real short links, as a recipient's: the test's clicks count
+            # on the test message, never on the campaign's audience.
+            pattern = compose.dlt_pattern(template.content) if to_dlt else None
+            [message.text] = links.shorten(campaign.pk, [(message.pk, text, pattern)])
+        info = compose.segments.count(message.text)
+        message.encoding, message.segments = info.encoding, info.segments
+        message.estimated_cost = info.segments * campaign.account.price_for(number.country)
+        message.save(update_fields=["text", "encoding", "segments", "estimated_cost"])
+        deltas = Deltas()
+        deltas.add(
+            message,
+            Status.SENDING,
+            count=1,
+            estimated=message.estimated_cost,
+            segments=info.segments,
+        )
+        deltas.save()
+        audit.record("campaign.test_send", actor=user, obj=campaign, phone=number.e164)
     submit_messages(campaign, [message], live=False)
     message.refresh_from_db()
     return message
@@ -558,8 +635,15 @@ CLONED_FIELDS = (
     "transliteration",
     "language_code",
     "click_tracking",
+    "track_links",
     "campaign_ref",
     "callback_data",
+    # The A/B test as composed (its variants are copied too); never its
+    # outcome (end, winner).
+    "ab_test_share",
+    "ab_wait_minutes",
+    "ab_metric",
+    "ab_auto_winner",
 )
 CLONED_RELATIONS = ("lists", "exclude_lists", "segments")
 
@@ -580,6 +664,9 @@ def campaign_clone(*, campaign: Campaign, user) -> Campaign:
         copy.save()
         for relation in CLONED_RELATIONS:
             getattr(copy, relation).set(getattr(campaign, relation).all())
+        Variant.objects.bulk_create(
+            Variant(campaign=copy, label=v.label, text=v.text) for v in campaign.variants.all()
+        )
         audit.record("campaign.clone", actor=user, obj=copy, copied_from=campaign.pk)
     return copy
 

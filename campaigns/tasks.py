@@ -12,7 +12,7 @@ from providers import services as provider_services
 from providers.base import Unavailable
 from providers.models import ProviderAccount
 
-from . import dispatch, replies, reports, services
+from . import abtest, conversions, dispatch, replies, reports, services
 from .models import Campaign
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,18 @@ def dispatch_due() -> None:
             dispatch_campaign.delay(campaign_id)
     finally:
         cache.delete("lock:dispatch_due")
+
+
+@shared_task(ignore_result=True)
+def decide_ab_tests() -> None:
+    """Every minute: A/B tests whose time is up get their winner (or, when
+    no variant has data for the metric, wait for a person)."""
+    if not cache.add("lock:decide_ab_tests", 1, timeout=300):
+        return
+    try:
+        abtest.decide_due()
+    finally:
+        cache.delete("lock:decide_ab_tests")
 
 
 @shared_task(ignore_result=True)
@@ -139,3 +151,14 @@ def mark_unreported() -> None:
         reports.mark_unreported()
     finally:
         cache.delete("lock:mark_unreported")
+
+
+@shared_task(ignore_result=True)
+def log_conversion(conversion_id: int, attempt: int = 1) -> None:
+    """Report one conversion to the provider that sent its message; a
+    transient failure (no answer, 5xx, 429) is tried again later, a few times."""
+    error = conversions.log_at_provider(conversion_id, attempt=attempt)
+    if error is not None:
+        log_conversion.apply_async(
+            (conversion_id, attempt + 1), countdown=error.retry_after or 30 * 2**attempt
+        )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import pixel, views
 
 app_name = "campaigns"
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/pause/", views.campaign_pause, name="pause"),
     path("campaigns/<int:pk>/resume/", views.campaign_resume, name="resume"),
     path("campaigns/<int:pk>/cancel/", views.campaign_cancel, name="cancel"),
+    path("campaigns/<int:pk>/ab/pick/", views.campaign_ab_pick, name="ab_pick"),
     path("campaigns/<int:pk>/test/", views.campaign_test_send, name="test_send"),
     path("campaigns/<int:pk>/clone/", views.campaign_clone, name="clone"),
     path("campaigns/<int:pk>/report.csv", views.campaign_report_export, name="report_export"),
@@ -29,4 +30,5 @@ urlpatterns = [
     path("windows/summary/", views.window_summary, name="window_summary"),
     path("windows/<int:pk>/edit/", views.window_edit, name="window_edit"),
     path("windows/<int:pk>/delete/", views.window_delete, name="window_delete"),
+    path("c/<str:code>.gif", pixel.pixel, name="pixel"),
 ]

@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
@@ -21,7 +22,7 @@ from smsportal.models import AuditLogEntry
 from smsportal.percent import percent_value
 from smsportal.phones import InvalidNumber
 
-from . import compose, exports, selectors, services
+from . import abtest, compose, conversions, engagement, exports, links, selectors, services
 from .forms import (
     CampaignForm,
     DeliveryWindowForm,
@@ -198,6 +199,10 @@ def _composer_preview(form: CampaignForm) -> dict:
     chosen_segments = (
         data.get("segments") if form.is_bound else (campaign.segments.all() if campaign.pk else [])
     )
+    # The A/B test's variants as typed (the first is the text above).
+    typed = form.variants_typed()
+    if typed is not None or form.is_bound:
+        campaign.ab_texts = typed or []
     ready = campaign.account_id and campaign.sender_id and text.strip()
     if ready:
         kwargs = {
@@ -209,6 +214,10 @@ def _composer_preview(form: CampaignForm) -> dict:
         context["check"] = compose.check_draft(campaign, **kwargs, preview=context["preview"])
         if not lists and not chosen_segments:
             context["check"].errors.append("Choose at least one list or segment to send to.")
+        if typed is not None:
+            # Until the share is right the test is not priced: say why.
+            for error in form.errors.get("ab_test_share", []):
+                context["check"].errors.append(f"A/B test share: {error}")
         context["scheduled_at"] = data.get("scheduled_at")
     return context
 
@@ -224,7 +233,11 @@ def campaign_edit(request, pk=None):
     lifted_before = (campaign.quiet_hours_lifted, campaign.quiet_hours_reason) if campaign else None
     form = CampaignForm(request.POST if post else None, instance=campaign, user=request.user)
     action = request.POST.get("action", "save")
-    test_form = TestSendForm(request.POST if action == "test" else None, prefix="test")
+    test_form = TestSendForm(
+        request.POST if action == "test" else None,
+        prefix="test",
+        variants=_variant_labels(campaign),
+    )
     if post and form.is_valid() and (action != "test" or test_form.is_valid()):
         created = campaign is None
         with transaction.atomic():
@@ -233,6 +246,7 @@ def campaign_edit(request, pk=None):
                 campaign.created_by = request.user
             campaign.save()
             form.save_m2m()
+            abtest.save_variants(campaign, form.variant_texts())
             services.audit.record(
                 "campaign.create" if created else "campaign.edit", actor=request.user, obj=campaign
             )
@@ -268,12 +282,20 @@ def campaign_preview(request, pk=None):
     return render(request, "campaigns/edit.html#preview", context)
 
 
+def _variant_labels(campaign) -> list[str]:
+    """The labels of a saved campaign's A/B variants (none for others)."""
+    if campaign is None or campaign.pk is None:
+        return []
+    return list(campaign.variants.order_by("label").values_list("label", flat=True))
+
+
 def _test_send(request, campaign, test_form) -> bool:
     try:
         message = services.test_send(
             campaign=campaign,
             phone=test_form.cleaned_data["phone"],
             default_region=test_form.cleaned_data.get("country") or "",
+            variant_label=test_form.cleaned_data.get("variant") or "",
             user=request.user,
         )
     except (services.CampaignError, InvalidNumber) as error:
@@ -304,6 +326,42 @@ def _launched_text(campaign) -> str:
 # ------------------------------------------------------------- campaign page
 
 
+def _engagement_context(campaign, counts) -> dict:
+    """The campaign page's clicks and conversions (engagement.py): nothing
+    for a campaign without tracked links, clicks or conversions."""
+    if not engagement.has_engagement(campaign):
+        return {}
+    figures = engagement.campaign_figures(campaign, counts)
+    variants = {v.pk: v for v in campaign.variants.order_by("label")}
+    by_variant = engagement.variant_figures(campaign) if variants else {}
+    unit, clicks = engagement.clicks_timeline(campaign)
+    account = campaign.account
+    context = {
+        "engagement": figures,
+        "engagement_variants": [(variants[pk], f) for pk, f in by_variant.items()],
+        "clicks_unit": unit,
+        "clicks_chart": _chart(
+            {
+                "type": "bar",
+                "data": {
+                    "labels": [_label(at, unit) for at, _ in clicks],
+                    "datasets": [{"label": "Clicks", "data": [n for _, n in clicks]}],
+                },
+            }
+        )
+        if clicks
+        else "",
+    }
+    if figures.conversions and account.capabilities.conversion_tracking:
+        context["conversions_refused"] = engagement.provider_refusals(campaign.pk)
+    if campaign.click_tracking:
+        context["engagement_provider"] = {
+            "label": account.backend_class.label,
+            "reports_back": account.capabilities.click_reports,
+        }
+    return context
+
+
 def _detail_context(campaign):
     counts = selectors.campaign_counts([campaign.pk])[campaign.pk]
     awaiting_reports = counts.get(Status.ACCEPTED) + counts.get(Status.SENDING)
@@ -314,6 +372,9 @@ def _detail_context(campaign):
     cancelled = campaign.state == Campaign.State.CANCELLED
     return {
         "campaign": campaign,
+        # The A/B test: variants, figures, where it stands (None: not one);
+        # read only where a page shows it, not by the progress part's polls.
+        "ab": SimpleLazyObject(lambda: abtest.summary(campaign)),
         "counts": counts,
         "waiting": selectors.campaign_waiting(campaign, counts) if campaign.launched_at else [],
         "estimate": selectors.cost_estimate(campaign, counts),
@@ -339,6 +400,7 @@ def _detail_context(campaign):
         "audit": AuditLogEntry.objects.filter(
             object_type="campaigns.campaign", object_id=str(campaign.pk)
         ).select_related("actor")[:50],
+        **_engagement_context(campaign, counts),
     }
 
 
@@ -360,7 +422,7 @@ def campaign_detail(request, pk):
     if campaign.is_editable:
         context["preview"] = compose.preview(campaign)
         context["check"] = compose.check(campaign, preview=context["preview"])
-        context["test_form"] = TestSendForm()
+        context["test_form"] = TestSendForm(variants=_variant_labels(campaign))
     return render(request, "campaigns/detail.html", context)
 
 
@@ -385,6 +447,20 @@ def campaign_launch(request, pk):
         pk,
         lambda c: _launched_text(services.campaign_launch(campaign=c, user=request.user)),
     )
+
+
+@require_POST
+def campaign_ab_pick(request, pk):
+    """A person picks the A/B test's winner: the rest of the audience gets it."""
+
+    def pick(campaign):
+        variant = campaign.variants.filter(pk=request.POST.get("variant") or 0).first()
+        if variant is None:
+            raise services.CampaignError("Choose one of the campaign's variants.")
+        sent = abtest.pick_winner(campaign=campaign, variant=variant, user=request.user)
+        return f"Variant {variant.label} goes to the rest: {sent:,} recipient(s)."
+
+    return _action(request, pk, pick)
 
 
 @require_POST
@@ -427,13 +503,14 @@ def campaign_cancel(request, pk):
 def campaign_test_send(request, pk):
     roles.require(roles.can_send, request.user)
     campaign = get_object_or_404(Campaign, pk=pk)
-    form = TestSendForm(request.POST)
+    form = TestSendForm(request.POST, variants=_variant_labels(campaign))
     if form.is_valid():
         try:
             message = services.test_send(
                 campaign=campaign,
                 phone=form.cleaned_data["phone"],
                 default_region=form.cleaned_data.get("country") or "",
+                variant_label=form.cleaned_data.get("variant") or "",
                 user=request.user,
             )
         except (services.CampaignError, InvalidNumber) as error:
@@ -456,7 +533,7 @@ def campaign_test_send(request, pk):
 
 def message_log(request):
     form = MessageFilterForm(request.GET or None)
-    qs = Message.objects.select_related("campaign", "account")
+    qs = engagement.with_clicks(Message.objects.select_related("campaign", "account"))
     if form.is_bound:
         form.is_valid()
         # Filters that are valid still apply; the wrong one is marked.
@@ -484,10 +561,20 @@ def message_log(request):
 
 def message_detail(request, pk):
     message = get_object_or_404(Message.objects.select_related("campaign", "account"), pk=pk)
+    clicks, found = engagement.message_engagement(message)
     return render(
         request,
         "campaigns/message.html",
-        {"message": message, "events": message.events.all()},
+        {
+            "message": message,
+            "events": message.events.all(),
+            "links": [
+                (link, links.short_url(link.code))
+                for link in message.links.order_by("position", "id")
+            ],
+            "clicks": clicks,
+            "conversions": [(c, *conversions.provider_state(c)) for c in found],
+        },
     )
 
 

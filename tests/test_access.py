@@ -54,6 +54,11 @@ POLICY = {
     "api:list-contacts": ("view", "none"),
     "api:suppression-list": ("view", "none"),
     "api:suppression-detail": ("view", "none"),
+    "api:click-list": ("view", "none"),
+    "api:click-detail": ("view", "none"),
+    # The one write: a token with the permission only, never a session
+    # (tests/api/test_conversions.py).
+    "api:conversions": ("none", "none"),
     "api:report-cost": ("view", "none"),
     "api:report-delivery": ("view", "none"),
     "api:schema": ("view", "none"),
@@ -96,6 +101,7 @@ POLICY = {
     "campaigns:pause": ("none", "send"),
     "campaigns:resume": ("none", "send"),
     "campaigns:cancel": ("none", "send"),
+    "campaigns:ab_pick": ("none", "send"),
     "campaigns:test_send": ("none", "send"),
     "campaigns:clone": ("none", "send"),
     "campaigns:report_export": ("view", "view"),
@@ -111,6 +117,8 @@ POLICY = {
     "campaigns:window_summary": ("none", "view"),
     "campaigns:window_edit": ("send", "send"),
     "campaigns:window_delete": ("none", "send"),
+    # The conversion pixel: any browser, signed in or not.
+    "campaigns:pixel": ("public", "none"),
     "providers:accounts": ("view", "view"),
     "providers:create": ("admin", "admin"),
     "providers:edit": ("admin", "admin"),
