@@ -17,6 +17,7 @@ from smsportal.api import csv_export
 from smsportal.api.csv_export import Column
 from smsportal.api.serializers import MESSAGE_COLUMNS
 
+from . import engagement
 from .models import Campaign, CampaignCounter, Message
 from .selectors import OUTCOMES
 
@@ -50,7 +51,7 @@ def _safe(name: str) -> str:
 
 def message_log_response(messages, *, name: str = "messages"):
     """The messages (a filtered queryset), newest first, as a streamed CSV."""
-    rows = csv_export.rows(messages.order_by("-id"), MESSAGE_LOG_COLUMNS)
+    rows = csv_export.rows(engagement.with_clicks(messages).order_by("-id"), MESSAGE_LOG_COLUMNS)
     return csv_export.response(_bom(rows), f"{_safe(name) or 'messages'}-{_stamp()}.csv")
 
 

@@ -810,7 +810,7 @@ class Conversion(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    value = models.DecimalField(max_digits=16, decimal_places=5, null=True, blank=True)
+    value = models.DecimalField(max_digits=17, decimal_places=5, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     # The caller's own reference (e.g. an order number): the same one twice
     # for a link is recorded once.

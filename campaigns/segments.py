@@ -6,7 +6,7 @@ from django.db.models import Exists, OuterRef, Q
 from contacts import segments
 from providers.status import SUBMITTED
 
-from .models import Campaign, Message
+from .models import Campaign, Click, Message
 
 
 def _clean(value: str) -> str:
@@ -21,6 +21,19 @@ def _q(op: str, value: str) -> Q:
         is_test=False,
         status__in=sorted(SUBMITTED),
     )
+    if op in ("clicked", "not_clicked"):
+        # A click by a person on one of the links of the contact's message
+        # (link previews are not clicks), through the clicks' campaign index.
+        clicked = Click.objects.filter(
+            campaign_id=int(value),
+            is_bot=False,
+            message__contact_id=OuterRef("pk"),
+            message__is_test=False,
+        )
+        if op == "clicked":
+            return Q(Exists(clicked))
+        # Sent a message from the campaign, and clicked none of its links.
+        return Q(Exists(sent)) & ~Q(Exists(clicked))
     return Q(Exists(sent)) if op == "received" else ~Q(Exists(sent))
 
 
@@ -44,7 +57,12 @@ def _choices():
 segments.register(
     "campaign",
     "Campaign",
-    {"received": "was sent a message from", "not_received": "was not sent a message from"},
+    {
+        "received": "was sent a message from",
+        "not_received": "was not sent a message from",
+        "clicked": "clicked a link in",
+        "not_clicked": "was sent but clicked no link in",
+    },
     segments.Condition(clean=_clean, q=_q, describe=_describe, suggest=_suggest, choices=_choices),
     before="list",
 )

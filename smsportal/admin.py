@@ -31,11 +31,27 @@ class APITokenAdmin(ReadOnlyAdmin):
     """Tokens are made on the API tokens page, where the token is shown once;
     here they are read, and revoked."""
 
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "user",
+        "prefix",
+        "can_record_conversions",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "user__username"]
     list_select_related = ["user"]
-    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "user",
+        "name",
+        "prefix",
+        "can_record_conversions",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     exclude = ["revoked_by"]
     actions = ["revoke"]
 

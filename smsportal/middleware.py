@@ -7,8 +7,9 @@ from . import roles
 
 # Reachable by a signed-in user who has no role yet (to log out, or an admin
 # superuser fixing roles).
-# The API checks roles itself and answers in JSON.
-_OPEN_PREFIXES = ("/accounts/", "/admin/", "/static/", "/hooks/", "/healthz", "/api/")
+# The API checks roles itself and answers in JSON. The conversion pixel
+# (/c/<code>.gif) is for anyone's browser, signed in or not.
+_OPEN_PREFIXES = ("/accounts/", "/admin/", "/static/", "/hooks/", "/healthz", "/api/", "/c/")
 
 
 class RoleRequiredMiddleware:

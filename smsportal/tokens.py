@@ -27,11 +27,14 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def token_create(*, user, name: str) -> tuple[APIToken, str]:
+def token_create(*, user, name: str, can_record_conversions: bool = False) -> tuple[APIToken, str]:
     """A new token for ``user``; returns it with the raw token, which is not
-    kept anywhere."""
+    kept anywhere. Only an Admin gives a token the one write the API has,
+    recording conversions (``can_record_conversions``)."""
     if not roles.can_export(user):
         raise PermissionDenied("Only Admins and Analysts may create API tokens.")
+    if can_record_conversions and not roles.can_administer(user):
+        raise PermissionDenied("Only Admins may create tokens that record conversions.")
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Give the token a name, e.g. what will use it."})
@@ -41,9 +44,18 @@ def token_create(*, user, name: str) -> tuple[APIToken, str]:
         raise ValidationError({"name": f"You already have an active token named “{name}”."})
     raw = TOKEN_PREFIX + secrets.token_urlsafe(30)
     token = APIToken.objects.create(
-        user=user, name=name, prefix=raw[: len(TOKEN_PREFIX) + 6], key_hash=hash_token(raw)
+        user=user,
+        name=name,
+        prefix=raw[: len(TOKEN_PREFIX) + 6],
+        key_hash=hash_token(raw),
+        can_record_conversions=bool(can_record_conversions),
     )
-    audit.record("api_token.create", actor=user, obj=token)
+    audit.record(
+        "api_token.create",
+        actor=user,
+        obj=token,
+        can_record_conversions=token.can_record_conversions,
+    )
     return token, raw
 
 

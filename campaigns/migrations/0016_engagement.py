@@ -81,7 +81,7 @@ class Migration(migrations.Migration):
             name='Conversion',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value', models.DecimalField(blank=True, decimal_places=5, max_digits=16, null=True)),
+                ('value', models.DecimalField(blank=True, decimal_places=5, max_digits=17, null=True)),
                 ('currency', models.CharField(blank=True, max_length=3)),
                 ('external_id', models.CharField(blank=True, max_length=100)),
                 ('source', models.CharField(choices=[('api', 'API'), ('pixel', 'Pixel')], default='api', max_length=8)),

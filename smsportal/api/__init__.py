@@ -1,1 +1,2 @@
-"""The read-only REST export for reporting tools (Django REST framework)."""
+"""The REST export for reporting tools (Django REST framework): read-only,
+but for recording conversions."""

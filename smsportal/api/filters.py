@@ -229,6 +229,37 @@ class CampaignFilters(FilterSet):
         return queryset.filter(state__in=sorted(value))
 
 
+class ClickFilters(FilterSet):
+    campaign = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Campaign id."
+    )
+    message = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Message id."
+    )
+    since = Moment(required=False, help_text="Only clicks at or after this time (or date).")
+    until = Moment(required=False, help_text="Only clicks before this time (or date).")
+    is_bot = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: only link previews and other bots; false: only clicks by people.",
+    )
+
+    lookups = {
+        "campaign": "campaign_id",
+        "message": "message_id",
+        "since": "at__gte",
+        "until": "at__lt",
+        "is_bot": "is_bot",
+    }
+
+    def validate(self, attrs):
+        since, until = attrs.get("since"), attrs.get("until")
+        if since and until and since >= until:
+            raise serializers.ValidationError({"until": ["Must be later than since."]})
+        return super().validate(attrs)
+
+
 class QueryFilterBackend(BaseFilterBackend):
     """Applies the view's ``filterset_class`` to list requests; unknown
     parameters are refused, so a typo never silently returns everything."""

@@ -22,11 +22,24 @@ class TokenForm(forms.Form):
         max_length=100,
         help_text="What will use it, e.g. “Finance dashboard”. You can revoke it any time.",
     )
+    can_record_conversions = forms.BooleanField(
+        required=False,
+        label="May record conversions",
+        help_text="The API's one write: your shop or site reports orders and sign-ups "
+        "(POST /api/v1/conversions/). Everything else stays read-only.",
+    )
+
+    def __init__(self, *args, can_grant: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not can_grant:
+            # Only Admins give a token the permission.
+            del self.fields["can_record_conversions"]
 
 
 def token_index(request):
     can_create = roles.can_export(request.user)
-    form = TokenForm(request.POST if request.method == "POST" else None)
+    can_grant = roles.can_administer(request.user)
+    form = TokenForm(request.POST if request.method == "POST" else None, can_grant=can_grant)
     new_token = None
     status = 200
     if request.method == "POST":
@@ -35,13 +48,15 @@ def token_index(request):
         if form.is_valid():
             try:
                 token, new_token = tokens.token_create(
-                    user=request.user, name=form.cleaned_data["name"]
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    can_record_conversions=form.cleaned_data.get("can_record_conversions", False),
                 )
             except ValidationError as error:
                 form.add_error(None, error)
                 status = 400
             else:
-                form = TokenForm()
+                form = TokenForm(can_grant=can_grant)
         else:
             status = 400
     context = {
@@ -50,7 +65,9 @@ def token_index(request):
         "new_token": new_token,
         "tokens": tokens.tokens_for_user(request.user)[:200],
         "show_owner": roles.can_administer(request.user),
+        "new_token_records": bool(new_token and token.can_record_conversions),
         "example_url": request.build_absolute_uri(reverse("api:report-cost")),
+        "conversions_url": request.build_absolute_uri(reverse("api:conversions")),
         "rate_limit": settings.API_RATE_LIMIT,
     }
     # The token is in this response only: never a redirect that would lose
@@ -98,8 +115,11 @@ def _operations(schema: dict) -> list[dict]:
     groups: dict[str, list] = {}
     for path, methods in schema["paths"].items():
         for method, op in methods.items():
-            ok = op.get("responses", {}).get("200", {}).get("content", {})
+            answers = op.get("responses", {})
+            # A write answers 201 with what it made.
+            ok = (answers.get("201") or answers.get("200") or {}).get("content", {})
             body = _resolve(ok.get("application/json", {}).get("schema", {}), components)
+            sent = op.get("requestBody", {}).get("content", {}).get("application/json", {})
             groups.setdefault((op.get("tags") or ["other"])[0], []).append(
                 {
                     "id": op.get("operationId", ""),
@@ -108,6 +128,7 @@ def _operations(schema: dict) -> list[dict]:
                     "summary": op.get("summary", ""),
                     "description": op.get("description", ""),
                     "parameters": [_parameter(p) for p in op.get("parameters", [])],
+                    "body": _body(_resolve(sent.get("schema", {}), components), components),
                     "fields": _fields(body, components),
                     "formats": sorted(ok),
                 }
@@ -123,15 +144,25 @@ def _resolve(node: dict, components: dict) -> dict:
     return node
 
 
+# Longer lists of values are summed up (e.g. every ISO 4217 currency).
+MAX_VALUES_SHOWN = 12
+
+
 def _type(node: dict, components: dict) -> str:
     node = _resolve(node, components)
+    if node.get("oneOf") and "type" not in node:
+        # A text that may also be blank: the first form says what it is.
+        return _type(node["oneOf"][0], components)
     if node.get("type") == "array":
         return f"list of {_type(node.get('items', {}), components)}"
     kind = node.get("type", "object")
     if node.get("format"):
         kind = f"{kind} ({node['format']})"
-    if node.get("enum"):
-        kind += ": " + ", ".join(str(v) for v in node["enum"] if v not in ("", None))
+    values = [str(v) for v in node.get("enum") or [] if v not in ("", None)]
+    if len(values) > MAX_VALUES_SHOWN:
+        kind += f": one of {len(values)} values ({values[0]} … {values[-1]})"
+    elif values:
+        kind += ": " + ", ".join(values)
     if node.get("nullable"):
         kind += ", or null"
     return kind
@@ -146,6 +177,21 @@ def _parameter(param: dict) -> dict:
         "type": _type(schema, {}),
         "description": param.get("description", ""),
     }
+
+
+def _body(body: dict, components: dict) -> list[dict]:
+    """The fields a request body takes, the required ones marked."""
+    required = set(body.get("required", []))
+    return [
+        {
+            "name": name,
+            "required": name in required,
+            "type": _type(prop, components),
+            "description": _resolve(prop, components).get("description", "")
+            or prop.get("description", ""),
+        }
+        for name, prop in body.get("properties", {}).items()
+    ]
 
 
 def _fields(body: dict, components: dict) -> list[dict]:

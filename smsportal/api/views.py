@@ -1,24 +1,29 @@
 """The endpoints: read-only, token or session authenticated, paginated JSON
-and streamed CSV. The reads themselves live in selectors and reports."""
+and streamed CSV; the reads themselves live in selectors and reports. The
+one write, recording a conversion, takes a token with that permission and
+calls campaigns.conversions."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework import exceptions, generics, viewsets
+from rest_framework import exceptions, generics, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from campaigns import selectors
-from campaigns.models import Campaign, Message
+from campaigns import conversions, engagement, selectors
+from campaigns.models import Campaign, Click, Conversion, Message
 from contacts.models import Contact, ContactList, Suppression
 
 from . import csv_export, filters, reports, serializers
+from .authentication import APITokenAuthentication
+from .permissions import CanRecordConversions, HasRole
 
 
 class APIMixin:
@@ -110,7 +115,7 @@ class ExportViewSet(APIMixin, viewsets.ReadOnlyModelViewSet):
 class MessageViewSet(ExportViewSet):
     """Messages: one per recipient per send, with status, error, segments and cost."""
 
-    queryset = Message.objects.all()
+    queryset = engagement.with_clicks(Message.objects.all())
     serializer_class = serializers.MessageSerializer
     filterset_class = filters.MessageFilters
     csv_columns = {"list": serializers.MESSAGE_COLUMNS}
@@ -243,7 +248,9 @@ class CampaignViewSet(ExportViewSet):
         ids = [c.pk for c in campaigns or []]
         # Counters for the whole page in one query, not one per campaign.
         counts = selectors.campaign_counts(ids) if ids else {}
-        kwargs["context"] = {**self.get_serializer_context(), "counts": counts}
+        # Clicks too: one query over the page's campaigns.
+        clicks = engagement.click_counts(ids) if ids else {}
+        kwargs["context"] = {**self.get_serializer_context(), "counts": counts, "clicks": clicks}
         return serializers.CampaignSerializer(*args, **kwargs)
 
     @_list_schema(
@@ -260,6 +267,98 @@ class CampaignViewSet(ExportViewSet):
     @extend_schema(summary="One campaign, with its counters and cost")
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
+
+
+@extend_schema(tags=["clicks"])
+class ClickViewSet(ExportViewSet):
+    """Clicks on tracked short links (and clicks providers reported), link
+    previews and other bots included but marked (``is_bot``)."""
+
+    queryset = Click.objects.select_related("link", "variant")
+    serializer_class = serializers.ClickSerializer
+    filterset_class = filters.ClickFilters
+    csv_columns = {"list": serializers.CLICK_COLUMNS}
+
+    @_list_schema(
+        serializers.ClickSerializer,
+        filters.ClickFilters,
+        serializers.CLICK_COLUMNS,
+        "clicks, newest first",
+        intro="Every request for a message's short link, with the kind of agent that made "
+        "it. Link previews (chat apps fetching a link to show it) and other bots are kept "
+        "with `is_bot` true and are never counted as clicks; `is_bot=false` gives the "
+        "clicks by people, which the campaigns' `clicks` count.\n\n",
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="One click")
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+
+@extend_schema(
+    tags=["conversions"],
+    summary="Record a conversion",
+    description="The one write the API allows. Attributes an outcome (an order, a sign-up) to "
+    "the message whose short link the visitor came by, by the link's `code`. Needs an API "
+    "token with the “record conversions” permission (an Admin gives it when creating the "
+    "token); a signed-in session cannot record conversions. With an `external_id` already "
+    "recorded for that link, nothing new is recorded and the answer is the first conversion, "
+    "with 200. An unknown code is a 404. Where the provider that sent the message logs "
+    "conversions, it is reported there too (`provider`).",
+    request=serializers.RecordConversionSerializer,
+    responses={
+        201: OpenApiResponse(serializers.ConversionSerializer, description="Recorded."),
+        200: OpenApiResponse(
+            serializers.ConversionSerializer,
+            description="Already recorded with this `external_id` for this link: that one.",
+        ),
+    },
+)
+class ConversionView(APIMixin, generics.GenericAPIView):
+    """``POST /api/v1/conversions/``: token only, with the permission."""
+
+    authentication_classes = [APITokenAuthentication]
+    permission_classes = [HasRole, CanRecordConversions]
+    serializer_class = serializers.RecordConversionSerializer
+    filter_backends = []
+    pagination_class = None
+    renderer_classes = [JSONRenderer]
+
+    def permission_denied(self, request, message=None, code=None):
+        if request.auth is None:
+            raise exceptions.NotAuthenticated(
+                "Recording conversions takes an API token with the “record conversions” "
+                "permission, sent as “Authorization: Bearer <token>”; a signed-in session "
+                "cannot record them."
+            )
+        super().permission_denied(request, message=message, code=code)
+
+    def post(self, request):
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            conversion, created = conversions.record_conversion(
+                code=data["code"],
+                value=data.get("value"),
+                currency=data.get("currency", ""),
+                external_id=data.get("external_id", ""),
+                source=Conversion.Source.API,
+            )
+        except conversions.UnknownCode:
+            raise exceptions.NotFound(
+                f"No short link has the code “{data['code']}”: give the code of a link in a "
+                "message smsportal sent."
+            ) from None
+        except DjangoValidationError as error:
+            raise exceptions.ValidationError(error.message_dict) from None
+        conversion = Conversion.objects.select_related("link", "variant").get(pk=conversion.pk)
+        return Response(
+            serializers.ConversionSerializer(conversion).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class ReportView(APIMixin, generics.GenericAPIView):

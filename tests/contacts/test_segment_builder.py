@@ -37,7 +37,9 @@ def test_each_field_offers_its_own_tests_and_value_input(customers):
     assert [op for op, _ in segments.ops_for("attribute")] == [
         "equals", "not_equals", "contains", "is_set", "is_not_set"
     ]  # fmt: skip
-    assert [op for op, _ in segments.ops_for("campaign")] == ["received", "not_received"]
+    assert [op for op, _ in segments.ops_for("campaign")] == [
+        "received", "not_received", "clicked", "not_clicked"
+    ]  # fmt: skip
     assert segments.value_input("country").kind == "countries"
     assert segments.value_input("created").kind == "date"
     assert segments.value_input("attribute", "is_set").kind == "none"
