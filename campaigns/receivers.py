@@ -3,16 +3,22 @@
 from django.dispatch import receiver
 
 from contacts.signals import numbers_suppressed
-from providers.signals import callback_stored
+from providers.signals import callback_stored, clicks_reported
 from smsportal.celery import enqueue
 
 from .models import Campaign
+from .provider_clicks import record_provider_clicks
 from .reports import schedule_stored_webhooks
 
 
 @receiver(callback_stored, dispatch_uid="campaigns.apply_stored_callbacks")
 def apply_stored_callbacks_soon(sender, account, **kwargs) -> None:
     schedule_stored_webhooks()
+
+
+@receiver(clicks_reported, dispatch_uid="campaigns.record_provider_clicks")
+def record_clicks_the_provider_reported(sender, account, clicks, **kwargs) -> list[str | None]:
+    return record_provider_clicks(account, clicks)
 
 
 @receiver(numbers_suppressed, dispatch_uid="campaigns.cancel_opted_out")

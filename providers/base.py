@@ -113,6 +113,11 @@ class Capabilities:
     preview: bool = False
     # Conversions can be logged against a sent message.
     conversion_tracking: bool = False
+    # The provider shortens the links of a text itself and counts their
+    # clicks (``SendOptions.click_tracking``); ``click_reports``: it also
+    # posts each click to the account's click-report URL (CLICKS_EVENT).
+    click_tracking: bool = False
+    click_reports: bool = False
     # Recipients per request when the provider holds the message until a
     # time we give it (0: as many as ``max_recipients_per_request``); 1 where
     # only a one-number answer names the message the provider will send.
@@ -227,6 +232,30 @@ class InboundSms:
     raw: Any = None
 
 
+# The hook event (``<webhook URL>clicks/``) a provider posts click reports to.
+CLICKS_EVENT = "clicks"
+
+
+@dataclass
+class ClickReport:
+    """A click on a link the provider shortened, as its click report tells
+    it. Nothing here is checked against our messages yet: the layer above
+    records it as a click only where ``provider_message_id`` (or ``ref``)
+    names a message this account sent. ``problem`` says why the report
+    cannot be a click whatever it names (no message named, another kind of
+    event); ``raw`` is the report as the provider sent it."""
+
+    provider_message_id: str
+    ref: str = ""
+    recipient: str = ""
+    url: str = ""
+    at: dt.datetime | None = None
+    # A coarse class of the device: mobile, desktop or other ("" unknown).
+    agent: str = ""
+    problem: str = ""
+    raw: Any = None
+
+
 @dataclass
 class WebhookRequest:
     method: str
@@ -249,6 +278,7 @@ class WebhookRequest:
 class WebhookResult:
     reports: list[StatusReport] = field(default_factory=list)
     inbound: list[InboundSms] = field(default_factory=list)
+    clicks: list[ClickReport] = field(default_factory=list)
     # What we answer the provider with.
     status_code: int = 200
     body: str = "OK"

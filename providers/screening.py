@@ -27,7 +27,14 @@ from decimal import Decimal
 from typing import Any
 from xml.parsers import expat
 
-from .base import InboundSms, StatusReport, WebhookRejected, WebhookRequest, WebhookResult
+from .base import (
+    ClickReport,
+    InboundSms,
+    StatusReport,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResult,
+)
 from .status import Status
 
 # Providers' callbacks nest a few levels (Infobip's XML: results, result,
@@ -169,7 +176,7 @@ def check_result(result: WebhookResult) -> None:
     """Refuse a parsed callback holding anything its columns cannot hold."""
     # The payloads are checked together (one pass in C); one by one only to
     # say which is wrong.
-    payloads_fit = _payload_fits([r.raw for r in result.reports + result.inbound])
+    payloads_fit = _payload_fits([r.raw for r in result.reports + result.inbound + result.clicks])
     for index, report in enumerate(result.reports):
         try:
             _check_report(report)
@@ -184,6 +191,13 @@ def check_result(result: WebhookResult) -> None:
                 check_payload(sms.raw)
         except WebhookRejected as refused:
             raise WebhookRejected(f"inbound message {index + 1}: {refused}") from None
+    for index, click in enumerate(result.clicks):
+        try:
+            _check_click(click)
+            if not payloads_fit:
+                check_payload(click.raw)
+        except WebhookRejected as refused:
+            raise WebhookRejected(f"click report {index + 1}: {refused}") from None
 
 
 def ref_number(ref: str) -> int | None:
@@ -236,6 +250,16 @@ def _check_inbound(sms: InboundSms) -> None:
     _text("text", sms.text, MAX_TEXT)
     _text("keyword", sms.keyword, MAX_KEYWORD)
     _time("receive time", sms.received_at)
+
+
+def _check_click(click: ClickReport) -> None:
+    _text("message id", click.provider_message_id, MAX_ID)
+    _text("reference", click.ref, MAX_ID)
+    _text("recipient", click.recipient, MAX_TEXT)
+    _text("link", click.url, MAX_TEXT)
+    _text("device class", click.agent, 16)
+    _text("problem", click.problem, MAX_SHORT_TEXT)
+    _time("click time", click.at)
 
 
 def check_payload(value: Any) -> None:

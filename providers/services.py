@@ -12,8 +12,15 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import fence, screening, timing
-from .base import ProviderError, Unavailable, WebhookRejected, WebhookRequest, WebhookResult
+from . import clicks, fence, screening, timing
+from .base import (
+    CLICKS_EVENT,
+    ProviderError,
+    Unavailable,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResult,
+)
 from .models import FailedCallback, ProviderAccount, WebhookInbox
 from .signals import callback_stored
 
@@ -24,8 +31,11 @@ def accept_webhook(account: ProviderAccount, request: WebhookRequest) -> Webhook
     """Parse a callback with the account's backend (raising WebhookRejected,
     with nothing stored, when it is refused: see ``parse_webhook``), store
     it, and say so (``callback_stored``) for a worker to apply it. Returns
-    what to answer the provider."""
+    what to answer the provider. A click report is taken at once
+    (``providers.clicks``)."""
     result = parse_webhook(account.callback_backend, request)
+    if result.clicks:
+        clicks.accept(account, request, result.clicks)
     if not (result.reports or result.inbound):
         return result
     # One plain INSERT: this is all the provider waits for.
@@ -217,13 +227,45 @@ def apply_again(failed) -> int:
     moved = 0
     with transaction.atomic():
         rows = list(failed.select_for_update())
+        # Click reports are taken in the request, not by the worker: they
+        # go the webhook's way again (and are kept aside again, with why,
+        # where still not verified).
+        moved += _accept_clicks_again([row for row in rows if row.event == CLICKS_EVENT])
+        rows = [row for row in rows if row.event != CLICKS_EVENT]
         WebhookInbox.objects.bulk_create(
             WebhookInbox(**{name: getattr(row, name) for name in _CALLBACK_FIELDS}) for row in rows
         )
         FailedCallback.objects.filter(id__in=[row.id for row in rows]).delete()
-        moved = len(rows)
+        moved += len(rows)
         for account in ProviderAccount.objects.filter(id__in={row.account_id for row in rows}):
             transaction.on_commit(
                 lambda a=account: callback_stored.send(sender=ProviderAccount, account=a)
             )
     return moved
+
+
+def _accept_clicks_again(rows: list[FailedCallback]) -> int:
+    """Click reports set aside, taken again as when they came in; one the
+    webhook would refuse now (or whose account is disabled) stays aside."""
+    taken = 0
+    for row in rows:
+        if not row.account.enabled:
+            continue
+        request = WebhookRequest(
+            method=row.method,
+            content_type=row.content_type,
+            body=bytes(row.body),
+            query=row.query,
+            form=row.form,
+            headers=row.headers,
+            event=row.event,
+        )
+        try:
+            with transaction.atomic():
+                accept_webhook(row.account, request)
+        except WebhookRejected as exc:
+            log.warning("click report %s for %s refused again: %s", row.pk, row.account, exc)
+            continue
+        FailedCallback.objects.filter(pk=row.pk).delete()
+        taken += 1
+    return taken

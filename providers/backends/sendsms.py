@@ -86,6 +86,11 @@ class SendsmsBackend(ProviderBackend):
         inbound=True,
         max_alphanumeric_sender=MAX_MASK,
         max_numeric_sender=15,
+        # "click-tracking": the provider replaces links with its own short
+        # links and counts their clicks in its database; the seed documents
+        # no report of them, so they never reach smsportal.
+        click_tracking=True,
+        click_reports=False,
     )
     credential_fields = (
         CredentialField("api_key", "API key", help_text="Account → API Settings. Case-sensitive."),

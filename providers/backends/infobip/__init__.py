@@ -10,6 +10,8 @@ or XML and can also be pulled once from ``/sms/3/reports``; messages are
 looked up in ``/sms/3/logs`` (each falls back to its v1 only where v3 answers
 404); inbound messages are pushed to the URL configured on the number (use the
 account's ``.../inbound`` hook) or pulled from ``/sms/1/inbox/reports``.
+Where a campaign has Infobip shorten its links (urlOptions), Infobip posts
+each click to the account's ``.../clicks`` hook (``trackingUrl``).
 
 The package, by part:
 
@@ -17,6 +19,7 @@ The package, by part:
 - ``auth``: the Authorization header and OAuth2 access tokens;
 - ``reports``: delivery reports, inbound messages and message logs, read into
   our statuses and prices;
+- ``clicks``: click reports, read into plain click reports;
 - ``bulks``: cancelling scheduled bulks;
 - ``wire``: Infobip's date, number and error formats.
 """

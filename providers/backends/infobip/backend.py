@@ -12,6 +12,7 @@ import requests
 
 from providers import segments
 from providers.base import (
+    CLICKS_EVENT,
     Capabilities,
     CredentialField,
     DltFields,
@@ -82,6 +83,10 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
         inbound=True,
         preview=True,
         conversion_tracking=True,
+        # Infobip shortens and tracks the links itself when a campaign asks
+        # for click tracking; it posts each click to the account's
+        # click-report URL in the urlOptions form (see ``_tracking``).
+        click_tracking=True,
     )
     credential_fields: ClassVar[tuple[CredentialField, ...]] = (
         CredentialField(
@@ -180,8 +185,10 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
             "Click tracking request form",
             secret=False,
             required=False,
-            help_text="How click tracking is asked for: the documented tracking.track URL, "
-            "or urlOptions (the newer form).",
+            help_text="How click tracking is asked for: the documented tracking.track URL "
+            "(clicks are counted in Infobip's portal only), or urlOptions (the newer form: "
+            "Infobip also posts each click to this account's click-report URL, and it counts "
+            "on the campaign page).",
             choices=CLICK_TRACKING_STYLES,
         ),
         CredentialField(
@@ -202,12 +209,14 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
-        # The batch size is per account, so the instance carries its own
-        # capabilities; everything else stays as the class declares it.
+        # The batch size and the click reports are per account, so the
+        # instance carries its own capabilities; everything else stays as
+        # the class declares it.
         self.capabilities = Capabilities(
             **{
                 **type(self).capabilities.__dict__,
                 "max_recipients_per_request": self.max_destinations,
+                "click_reports": self.click_tracking_style == "url_options",
             }
         )
 
@@ -220,6 +229,10 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
         except (TypeError, ValueError):
             return DEFAULT_MAX_DESTINATIONS
         return max(1, value)
+
+    @property
+    def click_tracking_style(self) -> str:
+        return str(self.options.get("click_tracking_style") or CLICK_TRACKING_STYLES[0][0])
 
     @property
     def notify_content_type(self) -> str:
@@ -412,8 +425,14 @@ class InfobipBackend(InfobipAuth, InfobipReports, InfobipBulks, ProviderBackend)
         URL tracking also counts conversions (on clicks), so it wins."""
         tracking_type = str(self.options.get("tracking_type") or options.campaign_ref or "")
         if options.click_tracking:
-            if self.options.get("click_tracking_style") == "url_options":
-                return {"urlOptions": {"shortenUrl": True, "trackClicks": True}}
+            if self.click_tracking_style == "url_options":
+                url_options: dict[str, Any] = {"shortenUrl": True, "trackClicks": True}
+                # Where Infobip posts its click reports: the account's own
+                # secret URL, as for delivery reports.
+                tracking_url = self.webhook_url(CLICKS_EVENT)
+                if tracking_url:
+                    url_options["trackingUrl"] = tracking_url
+                return {"urlOptions": url_options}
             tracking = {"track": "URL"}
         elif self._flag("conversion_tracking"):
             tracking = {"track": "SMS"}

@@ -11,9 +11,17 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from providers.base import InboundSms, StatusReport, WebhookRejected, WebhookRequest, WebhookResult
+from providers.base import (
+    CLICKS_EVENT,
+    InboundSms,
+    StatusReport,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResult,
+)
 from providers.status import Status
 
+from .clicks import click_reports, is_click_report
 from .wire import _chunks, _int, _results, parse_datetime
 
 REPORTS_PATH = "/sms/3/reports"
@@ -76,6 +84,9 @@ class InfobipReports:
 
     def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
         payload = _payload_of(request)
+        if request.event == CLICKS_EVENT or is_click_report(payload):
+            # Posted to the click-report URL (urlOptions.trackingUrl).
+            return WebhookResult(clicks=click_reports(payload))
         results = payload.get("results")
         if not isinstance(results, list):
             raise WebhookRejected("No results list in the Infobip callback.")
