@@ -33,7 +33,7 @@ lint: $(BIN)/.installed
 test: $(BIN)/.installed
 	bash tests/run-suite.sh
 
-# The seven performance scenarios against limits measured in the same run
+# The eight performance scenarios against limits measured in the same run
 # (starts PostgreSQL, Redis, gunicorn, Celery workers and provider mocks
 # itself); SCALE=full for 1M contacts/recipients and 10M message rows.
 SCALE ?= quick

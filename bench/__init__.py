@@ -1,2 +1,2 @@
-"""Benchmarks of the seven scenarios in the performance design: ``make bench``
+"""Benchmarks of the eight scenarios in the performance design: ``make bench``
 (quick scale) or ``make bench SCALE=full``. See ``bench/run.py``."""

@@ -1,4 +1,4 @@
-"""Run the seven scenarios of the performance design against their limits.
+"""Run the eight scenarios of the performance design against their limits.
 
 ``python -m bench.run [--scale quick|full] [--only 2,3]`` (``make bench``,
 ``make bench SCALE=full``). Starts PostgreSQL and Redis in a throw-away
@@ -26,6 +26,7 @@ from bench.scenarios import (
     s5_throttle,
     s6_report_ingest,
     s7_pages,
+    s8_redirect,
 )
 from bench.scenarios.common import SCALES, Bench
 
@@ -46,6 +47,8 @@ def main() -> None:
         ("4", s4_sendsms_dispatch.run),
         ("5", s5_throttle.run),
         ("7", s7_pages.run),
+        # After 7: the redirect uses its database of message rows.
+        ("8", s8_redirect.run),
         ("1", s1_import.run),
     ]
     # Scenarios 3 and 6 work on the campaign scenario 2 launches.
