@@ -181,10 +181,15 @@ def _composer_preview(form: CampaignForm) -> dict:
     data = getattr(form, "cleaned_data", {})
     text = form.data.get("text", "") if form.is_bound else (form.instance.text or "")
     keep_gsm7 = data.get("keep_gsm7", form.instance.keep_gsm7)
-    info = segments.count(segments.to_gsm7(text) if keep_gsm7 else text)
-    context = {"info": info, "text_length": len(text), "form": form}
-    plain = segments.to_gsm7(text)
-    if not keep_gsm7 and plain != text and segments.count(plain).encoding == segments.GSM7:
+    # Counted as it goes out: tracked links as short links.
+    tracked = data.get("track_links", form.instance.track_links) and not data.get(
+        "click_tracking", form.instance.click_tracking
+    )
+    sent = links.sample_text(text) if tracked else text
+    info = segments.count(segments.to_gsm7(sent) if keep_gsm7 else sent)
+    context = {"info": info, "text_length": len(sent), "form": form}
+    plain = segments.to_gsm7(sent)
+    if not keep_gsm7 and plain != sent and segments.count(plain).encoding == segments.GSM7:
         # Shown before the user opts in, so they see what it would save.
         context["gsm7_segments"] = segments.count(plain).segments
     campaign = form.instance

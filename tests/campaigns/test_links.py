@@ -3,6 +3,7 @@ recipient's text at dispatch (placeholders first, DLT templates, GSM-7),
 the composer counting with the short link's length, test sends, and a code
 collision that costs no message its link."""
 
+import re
 import string
 from collections import Counter, defaultdict
 from decimal import Decimal
@@ -579,3 +580,21 @@ def test_a_code_another_link_has_is_drawn_again_and_no_message_loses_its_link(
     for m in Message.objects.filter(campaign=linked):
         [code] = short_codes(m.text)
         assert ShortLink.objects.get(code=code).message_id == m.id
+
+
+@pytest.mark.django_db
+def test_the_composer_counts_the_short_link_before_an_account_is_chosen(manager_client):
+    text = "Spring sale: https://shop.example.com/spring/collection?utm=sms Reply STOP"
+    short = links.sample_text(text)
+    assert len(short) != len(text)
+    page = manager_client.post(
+        reverse("campaigns:preview"), {"name": "Spring", "text": text, "track_links": "on"}
+    ).content.decode()
+    left = re.search(r'data-preview="remaining">\s*(\d+)', page).group(1)
+    assert int(left) == segments.count(short).characters_remaining
+    # Unticked, the link goes as written, and is counted so.
+    page = manager_client.post(
+        reverse("campaigns:preview"), {"name": "Spring", "text": text}
+    ).content.decode()
+    left = re.search(r'data-preview="remaining">\s*(\d+)', page).group(1)
+    assert int(left) == segments.count(text).characters_remaining
