@@ -50,6 +50,8 @@ SCALES = {
         "dispatch_seconds": 240,
     },
 }
+# gunicorn's sync workers, as its documentation advises for the cores.
+GUNICORN_WORKERS = 2 * (os.cpu_count() or 2) + 1
 INFOBIP_KEY = "bench-infobip-key"
 SENDSMS_KEY = "bench-sendsms-key"
 
@@ -155,6 +157,43 @@ class Bench:
             text=True,
         )
         return json.loads(done.stdout.strip().splitlines()[-1])
+
+    # -- gunicorn ------------------------------------------------------------------------
+
+    def gunicorn(self, port: int, *, log: str, env: dict | None = None):
+        """gunicorn with production settings on loopback ``port``, its
+        workers warmed: each loads the site on its first request, which is
+        not what is measured."""
+        from bench import load
+
+        server = self.stack.spawn(
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "smsportal.wsgi",
+                "-w",
+                str(GUNICORN_WORKERS),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+            ],
+            env={**os.environ, **(env or {})},
+            log=log,
+        )
+        wait_port(port)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            warm = load.run(
+                port,
+                load.repeat(load.Request("GET", "/healthz")),
+                concurrency=GUNICORN_WORKERS,
+                duration=2,
+            )
+            if warm.requests > 10 * GUNICORN_WORKERS and warm.percentile(100) < 250:
+                break
+        return server
 
     # -- Celery workers ----------------------------------------------------------------
 

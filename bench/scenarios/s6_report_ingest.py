@@ -16,10 +16,9 @@ import threading
 import time
 
 from bench import load, report
-from bench.scenarios.common import Bench, fmt, log, mb
-from bench.servers import PYTHON, children_of, cpu_seconds, free_port, peak_rss_mb, wait_port
+from bench.scenarios.common import GUNICORN_WORKERS, Bench, fmt, log, mb
+from bench.servers import children_of, cpu_seconds, free_port, peak_rss_mb
 
-GUNICORN_WORKERS = 2 * (os.cpu_count() or 2) + 1
 # Seconds of callbacks that warm the gunicorn workers before anything is measured.
 WARM_SECONDS = 3
 
@@ -55,34 +54,7 @@ def run(bench: Bench) -> None:
     port = free_port()
     # Each gunicorn worker counts where its callbacks' time goes.
     timing_dir = bench.stack.work / "webhook-timing"
-    gunicorn = bench.stack.spawn(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "smsportal.wsgi",
-            "-w",
-            str(GUNICORN_WORKERS),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, "WEBHOOK_TIMING_DIR": str(timing_dir)},
-        log="gunicorn.log",
-    )
-    wait_port(port)
-    # Each worker loads the site on its first request: not what is measured.
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        warm = load.run(
-            port,
-            load.repeat(load.Request("GET", "/healthz")),
-            concurrency=GUNICORN_WORKERS,
-            duration=2,
-        )
-        if warm.requests > 10 * GUNICORN_WORKERS and warm.percentile(100) < 250:
-            break
+    gunicorn = bench.gunicorn(port, env={"WEBHOOK_TIMING_DIR": str(timing_dir)}, log="gunicorn.log")
     noop = load.run(
         port,
         load.repeat(load.Request("GET", "/healthz")),

@@ -27,10 +27,9 @@ import sys
 import time
 
 from bench import load, report
-from bench.scenarios.common import Bench, fmt, log, mb
-from bench.servers import PYTHON, ROOT, children_of, cpu_seconds, free_port, peak_rss_mb, wait_port
+from bench.scenarios.common import GUNICORN_WORKERS, Bench, fmt, log, mb
+from bench.servers import PYTHON, ROOT, children_of, cpu_seconds, free_port, peak_rss_mb
 
-GUNICORN_WORKERS = 2 * (os.cpu_count() or 2) + 1
 # Scenario 7's database of the scale's message history, and this one's own
 # when scenario 7 did not run; both spread their rows over this many campaigns.
 PAGES_DATABASE = "pages_big"
@@ -178,24 +177,10 @@ def run(bench: Bench) -> None:
     script.write_text(LUA)
 
     port = free_port()
-    gunicorn = bench.stack.spawn(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "smsportal.wsgi",
-            "-w",
-            str(GUNICORN_WORKERS),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, "DATABASE_URL": bench.stack.url_of(database)},
-        log="gunicorn-8.log",
+    gunicorn = bench.gunicorn(
+        port, env={"DATABASE_URL": bench.stack.url_of(database)}, log="gunicorn-8.log"
     )
     try:
-        wait_port(port)
         _warm(port, warm_codes)
         seconds = bench.size["tool_seconds"]
         parts = {"gunicorn": gunicorn.pid, "postgresql": bench.stack.postgres_pid()}
@@ -341,20 +326,10 @@ def _shorten(bench: Bench, database: str, tables: dict[str, str]) -> int:
 
 
 def _warm(port: int, warm_codes) -> None:
-    """Each gunicorn worker loads the site on its first request, and opens
-    its database connection on its first redirect: not what is measured."""
+    """Each gunicorn worker opens its database connection on its first
+    redirect: not what is measured."""
     headers = {"User-Agent": AGENT}
     paths = warm_codes.read_text().split()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        warm = load.run(
-            port,
-            load.repeat(load.Request("GET", "/healthz", headers=headers)),
-            concurrency=GUNICORN_WORKERS,
-            duration=2,
-        )
-        if warm.requests > 10 * GUNICORN_WORKERS and warm.percentile(100) < 250:
-            break
     load.run(
         port,
         iter([load.Request("GET", path, headers=headers) for path in paths]),
