@@ -732,10 +732,22 @@ class Summary:
     can_pick: bool = False
 
 
-def summary(campaign: Campaign) -> Summary | None:
-    """The A/B test of the campaign page (None when it is not one)."""
+def _last_entry(campaign: Campaign, action: str):
+    """The campaign's latest audit entry of ``action`` (what the pick said
+    when it was made), or None."""
     from smsportal.models import AuditLogEntry
 
+    return (
+        AuditLogEntry.objects.filter(
+            object_type="campaigns.campaign", object_id=str(campaign.pk), action=action
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+def summary(campaign: Campaign) -> Summary | None:
+    """The A/B test of the campaign page (None when it is not one)."""
     from . import engagement
 
     if campaign.ab_test_share is None:
@@ -768,15 +780,7 @@ def summary(campaign: Campaign) -> Summary | None:
     now = timezone.now()
     if campaign.ab_winner_id is not None:
         result.state = "decided"
-        entry = (
-            AuditLogEntry.objects.filter(
-                object_type="campaigns.campaign",
-                object_id=str(campaign.pk),
-                action="campaign.ab_winner",
-            )
-            .order_by("-id")
-            .first()
-        )
+        entry = _last_entry(campaign, "campaign.ab_winner")
         result.rest = entry.details.get("rest") if entry else None
     elif not launched:
         result.state = "planned"
@@ -786,15 +790,7 @@ def summary(campaign: Campaign) -> Summary | None:
         result.rest = rest_count(campaign)
         if campaign.ab_decided_at is not None:
             result.state = "undecided"
-            entry = (
-                AuditLogEntry.objects.filter(
-                    object_type="campaigns.campaign",
-                    object_id=str(campaign.pk),
-                    action="campaign.ab_undecided",
-                )
-                .order_by("-id")
-                .first()
-            )
+            entry = _last_entry(campaign, "campaign.ab_undecided")
             result.reason = entry.details.get("reason", "") if entry else ""
         elif campaign.ab_test_ends_at and campaign.ab_test_ends_at > now:
             result.state = "testing"

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from providers import services as provider_services
-from providers.base import ProviderError, StatusReport, WebhookRejected, WebhookRequest
+from providers.base import ProviderError, StatusReport, WebhookRejected
 from providers.models import ProviderAccount, WebhookInbox
 from providers.screening import ref_number
 from providers.status import Status
@@ -235,15 +235,7 @@ def _parse_stored(rows: list[WebhookInbox]):
             exc = backends[account.pk]
             failed.append((row, f"The account's backend failed: {type(exc).__name__}: {exc}"))
             continue
-        request = WebhookRequest(
-            method=row.method,
-            content_type=row.content_type,
-            body=bytes(row.body),
-            query=row.query,
-            form=row.form,
-            headers=row.headers,
-            event=row.event,
-        )
+        request = row.as_request()
         try:
             parsed.append((row, provider_services.parse_webhook(backends[account.pk], request)))
         except WebhookRejected as exc:

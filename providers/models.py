@@ -210,6 +210,20 @@ class CallbackRequest(models.Model):
     class Meta:
         abstract = True
 
+    def as_request(self):
+        """The callback as the webhook read it, to be parsed again."""
+        from .base import WebhookRequest
+
+        return WebhookRequest(
+            method=self.method,
+            content_type=self.content_type,
+            body=bytes(self.body),
+            query=self.query,
+            form=self.form,
+            headers=self.headers,
+            event=self.event,
+        )
+
 
 class WebhookInbox(CallbackRequest):
     """A provider callback accepted but not applied yet.

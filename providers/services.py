@@ -251,18 +251,9 @@ def _accept_clicks_again(rows: list[FailedCallback]) -> int:
     for row in rows:
         if not row.account.enabled:
             continue
-        request = WebhookRequest(
-            method=row.method,
-            content_type=row.content_type,
-            body=bytes(row.body),
-            query=row.query,
-            form=row.form,
-            headers=row.headers,
-            event=row.event,
-        )
         try:
             with transaction.atomic():
-                accept_webhook(row.account, request)
+                accept_webhook(row.account, row.as_request())
         except WebhookRejected as exc:
             log.warning("click report %s for %s refused again: %s", row.pk, row.account, exc)
             continue
