@@ -140,7 +140,9 @@ def locked_messages(condition: str, params: list, *, with_clause: str = "") -> l
         "ORDER BY m.id FOR UPDATE OF m"
     )
     with array_cursor() as cursor:
-        cursor.execute(sql, params)
+        # Results in binary: psycopg reads each time (three a row) in C,
+        # as aware datetimes in the connection's time zone (UTC).
+        cursor.execute(sql, params, binary=True)
         return [_Locked(*row) for row in cursor.fetchall()]
 
 
