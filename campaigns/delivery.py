@@ -43,6 +43,7 @@ class Update:
     sent_at: dt.datetime | None = None
     done_at: dt.datetime | None = None
     payload: Any = None
+    payload_json: str | None = None
 
 
 _FIELDS = [
@@ -87,6 +88,12 @@ class Event(NamedTuple):
     status: str
     applied: bool
     payload: Any
+    # The payload as JSON text, where screening wrote it already.
+    payload_json: str | None = None
+
+
+# The columns of an Event (the last field is how its payload travels).
+_EVENT_COLUMNS = Event._fields[:-1]
 
 
 def apply_updates(updates: list[Update], *, locked: list[_Locked] | None = None) -> int:
@@ -235,6 +242,8 @@ def _event(message: _Locked, update: Update, applied: bool) -> Event:
         update.status,
         applied,
         _jsonable(update.payload),
+        # The text is the same value only where the payload is kept as it is.
+        update.payload_json if type(update.payload) in (dict, list) else None,
     )
 
 
@@ -372,11 +381,12 @@ def insert_events(events: list[Event], chunk: int = 5000) -> None:
         return
     if connection.vendor != "postgresql":
         MessageEvent.objects.bulk_create(
-            (MessageEvent(**e._asdict()) for e in events), batch_size=1000
+            (MessageEvent(**dict(zip(_EVENT_COLUMNS, e, strict=False))) for e in events),
+            batch_size=1000,
         )
         return
     table = connection.ops.quote_name(MessageEvent._meta.db_table)
-    names = Event._fields
+    names = _EVENT_COLUMNS
     unnest = ", ".join(f"%b::{kind}" for kind in _EVENT_TYPES)
     select = ", ".join(f"v.{name}" for name in names[:-1])
     sql = (
@@ -387,7 +397,11 @@ def insert_events(events: list[Event], chunk: int = 5000) -> None:
     with array_cursor() as cursor:
         for start in range(0, len(events), chunk):
             columns = [list(column) for column in zip(*events[start : start + chunk], strict=True)]
-            columns[-1] = [json.dumps(payload) for payload in columns[-1]]
+            written = columns.pop()
+            columns[-1] = [
+                json.dumps(payload) if text is None else text
+                for payload, text in zip(columns[-1], written, strict=True)
+            ]
             cursor.execute(sql, [now, *columns])
 
 

@@ -332,6 +332,7 @@ def ingest_reports(account: ProviderAccount, reports: list[StatusReport], *, kin
                     sent_at=r.sent_at,
                     done_at=r.done_at,
                     payload=r.raw,
+                    payload_json=r.raw_json,
                 )
             )
         if unknown:

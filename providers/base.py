@@ -219,6 +219,9 @@ class StatusReport:
     sent_at: dt.datetime | None = None
     done_at: dt.datetime | None = None
     raw: Any = None
+    # ``raw`` as JSON text, written once by the screening that passed it
+    # (``providers.screening.check_result``), for the history row to keep.
+    raw_json: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass

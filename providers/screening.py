@@ -174,13 +174,15 @@ def check_request(request: WebhookRequest) -> None:
 
 def check_result(result: WebhookResult) -> None:
     """Refuse a parsed callback holding anything its columns cannot hold."""
-    # The payloads are checked together (one pass in C); one by one only to
-    # say which is wrong.
-    payloads_fit = _payload_fits([r.raw for r in result.reports + result.inbound + result.clicks])
+    # A report's payload is written out once here (in C), and the text kept
+    # with it for its history row; the others are checked together. One by
+    # one, walking them, only to say which is wrong.
+    payloads_fit = _payload_fits([r.raw for r in result.inbound + result.clicks])
     for index, report in enumerate(result.reports):
         try:
             _check_report(report)
-            if not payloads_fit:
+            report.raw_json = _payload_text(report.raw)
+            if report.raw_json is None:
                 check_payload(report.raw)
         except WebhookRejected as refused:
             raise WebhookRejected(f"report {index + 1}: {refused}") from None
@@ -270,23 +272,32 @@ def check_payload(value: Any) -> None:
         raise WebhookRejected("a value cannot be kept as JSON")
 
 
+# Neither circular references (a RecursionError) nor non-ASCII text need
+# looking for here: writing the text as it is is quicker.
+_encode = json.JSONEncoder(allow_nan=False, check_circular=False, ensure_ascii=False).encode
+
+
 def _payload_fits(value: Any) -> bool:
-    """Whether ``value`` can be kept as JSON: written out (in C, which
-    refuses what is not JSON), then walked only if it may hold a null
-    character (the six characters \\u0000 in a value read the same)."""
+    """Whether ``value`` can be kept as JSON."""
+    return _payload_text(value) is not None
+
+
+def _payload_text(value: Any) -> str | None:
+    """``value`` as JSON text, or None when it cannot be kept as JSON:
+    written out (in C, which refuses what is not JSON), then walked only if
+    it may hold a null character (the six characters \\u0000 in a value
+    read the same)."""
     try:
-        # Neither circular references (a RecursionError) nor non-ASCII text
-        # need looking for here: writing the text as it is is quicker.
-        text = json.dumps(value, allow_nan=False, check_circular=False, ensure_ascii=False)
+        text = _encode(value)
     except (TypeError, ValueError, RecursionError):
-        return False
+        return None
     if "\\u0000" not in text:
-        return True
+        return text
     try:
         _walk(value)
     except WebhookRejected:
-        return False
-    return True
+        return None
+    return text
 
 
 def _walk(value: Any) -> None:
