@@ -630,8 +630,11 @@ class MessageEvent(models.Model):
     account = models.ForeignKey(
         "providers.ProviderAccount", on_delete=models.CASCADE, db_constraint=False
     )
-    # Kept even when no message matches, so unknown IDs can be looked at.
-    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    # Kept even when no message matches, so unknown IDs can be looked at
+    # (the admin's search). Not indexed: a history row is written for every
+    # report, and nothing looks rows up by this value but that search, which
+    # matches regardless of case and so could not use an index anyway.
+    provider_message_id = models.CharField(max_length=200, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, blank=True)
     # False when the report arrived late or twice and changed nothing.
