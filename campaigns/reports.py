@@ -152,8 +152,8 @@ def _apply_stored_batch(batch: int) -> int:
     of the batch is applied without it: one bad callback never holds up the
     ones after it."""
     with transaction.atomic():
-        rows = _take_stored(batch)
-        if not rows:
+        rows, taken = _take_stored(batch)
+        if not taken:
             return 0
         parsed, failed = _parse_stored(rows)
         try:
@@ -177,14 +177,16 @@ def _apply_stored_batch(batch: int) -> int:
                     failed.append((item[0], f"{type(exc).__name__}: {exc}"))
         if failed:
             provider_services.set_aside(failed)
-    return len(rows)
+    return taken
 
 
-def _take_stored(batch: int) -> list[WebhookInbox]:
+def _take_stored(batch: int) -> tuple[list[WebhookInbox], int]:
     """Up to ``batch`` stored callbacks, oldest first, with their accounts,
     taken out of the inbox in the current transaction the way a claim takes
     messages: one statement locks what no other run holds and deletes it,
-    so a rollback (the database in trouble) puts them all back."""
+    so a rollback (the database in trouble) puts them all back. Returns
+    them and how many were taken (a callback whose account is gone is
+    taken, but not returned)."""
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(WebhookInbox._meta.db_table)
         rows = list(
@@ -202,12 +204,17 @@ def _take_stored(batch: int) -> list[WebhookInbox]:
             ]
         )
         WebhookInbox.objects.filter(id__in=[row.id for row in rows]).delete()
-    # Only the stored rows are locked: locking the account rows too would
-    # make every new callback's foreign-key check wait for this batch.
+    # Only the stored rows are locked; the accounts are read as they are.
     accounts = ProviderAccount.objects.in_bulk({row.account_id for row in rows})
+    kept = []
     for row in rows:
+        if row.account_id not in accounts:
+            # Stored while its account was being deleted: it changes nothing.
+            log.warning("stored callback %s for deleted account %s dropped", row.pk, row.account_id)
+            continue
         row.account = accounts[row.account_id]
-    return rows
+        kept.append(row)
+    return kept, len(rows)
 
 
 # Errors that say the database is in trouble, not the callback: the batch is

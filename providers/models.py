@@ -234,6 +234,19 @@ class WebhookInbox(CallbackRequest):
     same transaction. What is stored is what came in, parsed again when
     applied."""
 
+    # Every callback of a burst names the same account: a constraint
+    # trigger checking (and share-locking) that one row at each commit made
+    # the inserts wait on each other, and an index on it was written for
+    # every row of a table only ever read oldest first. Django's on_delete
+    # still removes an account's stored callbacks with it; one stored while
+    # the account was being deleted is dropped by the worker.
+    account = models.ForeignKey(
+        ProviderAccount,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -149,6 +149,43 @@ def test_a_batch_is_taken_out_in_one_go_and_given_back_when_the_database_fails(
     assert set(Message.objects.values_list("status", flat=True)) == {Status.DELIVERED}
 
 
+def test_a_callback_whose_account_is_gone_is_dropped_and_the_rest_applied(
+    sandbox, accepted, queued
+):
+    from providers.models import FailedCallback, ProviderAccount
+
+    # Stored as its account was being deleted: nothing in the database ties
+    # a stored callback to its account row.
+    gone = ProviderAccount.objects.create(name="Gone", kind="sandbox", throughput=10)
+    gone_id = gone.pk
+    gone.delete()
+    store(sandbox, ("sbx-1", "delivered"))
+    WebhookInbox.objects.create(
+        account_id=gone_id,
+        method="POST",
+        content_type="application/json",
+        body=json.dumps({"reports": [{"id": "sbx-2", "status": "delivered"}]}).encode(),
+        reports=1,
+    )
+    store(sandbox, ("sbx-3", "undelivered"))
+    assert reports.apply_stored_webhooks() == 3
+    assert not WebhookInbox.objects.exists()
+    assert not FailedCallback.objects.exists()
+    assert list(
+        Message.objects.order_by("provider_message_id").values_list("status", flat=True)
+    ) == [Status.DELIVERED, Status.ACCEPTED, Status.UNDELIVERED]
+
+
+def test_deleting_an_account_deletes_its_stored_callbacks(sandbox, accepted, queued):
+    from providers.models import ProviderAccount
+
+    other = ProviderAccount.objects.create(name="Other", kind="sandbox", throughput=10)
+    store(other, ("sbx-9", "delivered"))
+    store(sandbox, ("sbx-1", "delivered"))
+    other.delete()
+    assert list(WebhookInbox.objects.values_list("account_id", flat=True)) == [sandbox.pk]
+
+
 def test_reports_match_by_provider_id_then_by_our_reference(sandbox, accepted, queued):
     first, second, third = accepted
     store(
