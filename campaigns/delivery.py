@@ -135,17 +135,13 @@ def apply_updates(updates: list[Update], *, locked: list[_Locked] | None = None)
     return changed_status
 
 
-def locked_messages(condition: str, params: list, *, with_clause: str = "") -> list[_Locked]:
+def locked_messages(condition: str, params: list) -> list[_Locked]:
     """Messages (``m``) matching the SQL ``condition``, locked and read in id
     order (so two writers never deadlock) as the status path reads them: one
-    statement, its parameters sent apart (PostgreSQL). ``with_clause``: a
-    WITH the condition uses, its parameters first."""
+    statement, its parameters sent apart (PostgreSQL)."""
     table = connection.ops.quote_name(Message._meta.db_table)
     columns = ", ".join(f"m.{Message._meta.get_field(name).column}" for name in _Locked.__slots__)
-    sql = (
-        f"{with_clause} SELECT {columns} FROM {table} m WHERE {condition} "
-        "ORDER BY m.id FOR UPDATE OF m"
-    )
+    sql = f"SELECT {columns} FROM {table} m WHERE {condition} ORDER BY m.id FOR UPDATE OF m"
     with array_cursor() as cursor:
         # Results in binary: psycopg reads each time (three a row) in C,
         # as aware datetimes in the connection's time zone (UTC).

@@ -351,29 +351,24 @@ def ingest_reports(account: ProviderAccount, reports: list[StatusReport], *, kin
 def _match_and_lock(account: ProviderAccount, reports: list[StatusReport]):
     """What ``_match`` finds, in one statement that also locks and reads the
     messages for the status path (PostgreSQL): returns the map of report
-    index -> message id, and the locked rows. A report's reference is looked
-    up only where its provider ID matches nothing, as ``_match`` does."""
+    index -> message id, and the locked rows. A report's reference counts
+    only where its provider ID matches nothing, as in ``_match``; the
+    statement finds (and locks) the messages of both, which one index scan
+    each reaches, where picking the references out of the unmatched reports
+    first would cost PostgreSQL more than the few extra locks it avoids."""
     provider_ids = list({r.provider_message_id for r in reports if r.provider_message_id})
     refs = [ref_number(r.ref) for r in reports]
-    table = connection.ops.quote_name(Message._meta.db_table)
-    # Stated, so the planner uses the partial unique index.
-    with_clause = (
-        f"WITH by_provider_id AS (SELECT id, provider_message_id FROM {table} "  # noqa: S608 - the model's own table
-        "WHERE account_id = %s AND provider_message_id = ANY(%b::text[]) "
-        "AND provider_message_id <> '')"
+    condition = (
+        "m.account_id = %s AND (m.provider_message_id = ANY(%b::text[]) "
+        # Stated, so the planner uses the partial unique index.
+        "AND m.provider_message_id <> ''"
     )
-    params = [account.pk, provider_ids, account.pk]
-    found = "SELECT id FROM by_provider_id"
-    by_ref = [(r.provider_message_id, ref) for r, ref in zip(reports, refs, strict=True) if ref]
-    if by_ref:
-        found += (
-            " UNION SELECT r.ref FROM unnest(%b::text[], %b::bigint[]) AS r(provider_id, ref) "
-            "WHERE r.provider_id NOT IN (SELECT provider_message_id FROM by_provider_id)"
-        )
-        params += [[p for p, _ in by_ref], [ref for _, ref in by_ref]]
-    locked = locked_messages(
-        f"m.account_id = %s AND m.id IN ({found})", params, with_clause=with_clause
-    )
+    params = [account.pk, provider_ids]
+    wanted = list({ref for ref in refs if ref})
+    if wanted:
+        condition += " OR m.id = ANY(%b::bigint[])"
+        params.append(wanted)
+    locked = locked_messages(condition + ")", params)
     by_provider_id = {m.provider_message_id: m.id for m in locked if m.provider_message_id}
     by_id = {m.id for m in locked}
     matched = {}
