@@ -88,7 +88,8 @@ class Event(NamedTuple):
     status: str
     applied: bool
     payload: Any
-    # The payload as JSON text, where screening wrote it already.
+    # The payload as JSON text, where screening wrote it already (kept
+    # instead of ``payload``).
     payload_json: str | None = None
 
 
@@ -238,8 +239,7 @@ def _event(message: _Locked, update: Update, applied: bool) -> Event:
         update.status,
         applied,
         _jsonable(update.payload),
-        # The text is the same value only where the payload is kept as it is.
-        update.payload_json if type(update.payload) in (dict, list) else None,
+        update.payload_json,
     )
 
 
@@ -376,10 +376,7 @@ def insert_events(events: list[Event], chunk: int = 5000) -> None:
     if not events:
         return
     if connection.vendor != "postgresql":
-        MessageEvent.objects.bulk_create(
-            (MessageEvent(**dict(zip(_EVENT_COLUMNS, e, strict=False))) for e in events),
-            batch_size=1000,
-        )
+        MessageEvent.objects.bulk_create((_event_row(e) for e in events), batch_size=1000)
         return
     table = connection.ops.quote_name(MessageEvent._meta.db_table)
     names = _EVENT_COLUMNS
@@ -399,6 +396,13 @@ def insert_events(events: list[Event], chunk: int = 5000) -> None:
                 for payload, text in zip(columns[-1], written, strict=True)
             ]
             cursor.execute(sql, [now, *columns])
+
+
+def _event_row(event: Event) -> MessageEvent:
+    fields = dict(zip(_EVENT_COLUMNS, event, strict=False))
+    if event.payload_json is not None:
+        fields["payload"] = json.loads(event.payload_json)
+    return MessageEvent(**fields)
 
 
 def _apply_one(message: Message, update: Update, now: dt.datetime) -> bool:

@@ -223,8 +223,10 @@ _DATABASE_TROUBLE = (OperationalError, InterfaceError)
 
 
 def _parse_stored(rows: list[WebhookInbox]):
-    """Each stored callback read again by its account's backend: returns
-    [(row, result)] to apply and [(row, error)] to set aside."""
+    """Each stored callback's reports as the webhook read them, or, where it
+    kept none (a callback with replies, one put back in the inbox), read
+    again by its account's backend: returns [(row, result)] to apply and
+    [(row, error)] to set aside."""
     parsed, failed = [], []
     backends = {}
     for row in rows:
@@ -233,6 +235,12 @@ def _parse_stored(rows: list[WebhookInbox]):
             # Disabled after the callback came in: it changes nothing.
             log.warning("stored callback %s for disabled %s dropped", row.pk, account)
             continue
+        if row.parsed is not None:
+            try:
+                parsed.append((row, provider_services.stored_result(row.parsed)))
+                continue
+            except (ValueError, TypeError) as exc:
+                log.warning("stored callback %s: its reports unreadable (%s)", row.pk, exc)
         if account.pk not in backends:
             try:
                 backends[account.pk] = account.backend()
@@ -380,6 +388,14 @@ def _match_and_lock(account: ProviderAccount, reports: list[StatusReport]):
     return matched, locked
 
 
+def _payload(report: StatusReport):
+    """What a report's history row keeps of what the provider sent (where
+    the report carries it as JSON text, that text is kept instead)."""
+    if isinstance(report.raw, dict | list) or report.raw_json is not None:
+        return report.raw
+    return {"raw": str(report.raw)}
+
+
 def _unknown_events(account: ProviderAccount, unknown: list[StatusReport], kind: str):
     """History rows for reports that match no message: one each, or one
     for them all when there are many."""
@@ -392,7 +408,8 @@ def _unknown_events(account: ProviderAccount, unknown: list[StatusReport], kind:
                 kind,
                 r.status,
                 False,
-                r.raw if isinstance(r.raw, dict | list) else {"raw": str(r.raw)},
+                _payload(r),
+                r.raw_json,
             )
             for r in unknown
         ]

@@ -219,8 +219,10 @@ class StatusReport:
     sent_at: dt.datetime | None = None
     done_at: dt.datetime | None = None
     raw: Any = None
-    # ``raw`` as JSON text, written once by the screening that passed it
-    # (``providers.screening.check_result``), for the history row to keep.
+    # ``raw`` (an object or a list) as JSON text, written once by the
+    # screening that passed it (``providers.screening.check_result``): what
+    # the history row keeps. A report read back from what the webhook
+    # stored (``providers.services.stored_result``) has this and no ``raw``.
     raw_json: str | None = field(default=None, repr=False, compare=False)
 
 

@@ -231,8 +231,8 @@ class WebhookInbox(CallbackRequest):
     The webhook answers as soon as the callback is parsed and stored here,
     so a burst of reports costs the provider one insert per request; a
     worker applies stored callbacks in large batches and deletes them in the
-    same transaction. What is stored is what came in, parsed again when
-    applied."""
+    same transaction. What is stored is what came in, with the reports the
+    webhook read from it."""
 
     # Every callback of a burst names the same account: a constraint
     # trigger checking (and share-locking) that one row at each commit made
@@ -247,6 +247,10 @@ class WebhookInbox(CallbackRequest):
         db_constraint=False,
         db_index=False,
     )
+    # The reports as the webhook parsed and screened them (JSON, see
+    # ``providers.services.stored_result``), so the worker does not parse
+    # the body again; empty where the callback held anything else.
+    parsed = models.TextField(null=True, blank=True, editable=False)
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -181,9 +181,11 @@ def check_result(result: WebhookResult) -> None:
     for index, report in enumerate(result.reports):
         try:
             _check_report(report)
-            report.raw_json = _payload_text(report.raw)
-            if report.raw_json is None:
+            text = _payload_text(report.raw)
+            if text is None:
                 check_payload(report.raw)
+            # Kept where the history row keeps the payload as it is.
+            report.raw_json = text if type(report.raw) in (dict, list) else None
         except WebhookRejected as refused:
             raise WebhookRejected(f"report {index + 1}: {refused}") from None
     for index, sms in enumerate(result.inbound):

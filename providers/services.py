@@ -4,10 +4,12 @@ applied above this layer (``campaigns.reports``), told by ``callback_stored``.""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -16,6 +18,7 @@ from . import clicks, fence, screening, timing
 from .base import (
     CLICKS_EVENT,
     ProviderError,
+    StatusReport,
     Unavailable,
     WebhookRejected,
     WebhookRequest,
@@ -39,7 +42,7 @@ def accept_webhook(account: ProviderAccount, request: WebhookRequest) -> Webhook
     if not (result.reports or result.inbound):
         return result
     # One plain INSERT: this is all the provider waits for.
-    _store(account, request, len(result.reports) + len(result.inbound))
+    _store(account, request, len(result.reports) + len(result.inbound), _written(result))
     timing.mark("insert")
     callback_stored.send(sender=ProviderAccount, account=account)
     timing.mark("schedule")
@@ -48,13 +51,17 @@ def accept_webhook(account: ProviderAccount, request: WebhookRequest) -> Webhook
 
 _INSERT = (
     "INSERT INTO {table} (account_id, method, content_type, body, query, form, headers, event, "
-    "reports, received_at) VALUES (%s, %s, %s, %s, %s{json}, %s{json}, %s{json}, %s, %s, %s)"
+    "reports, parsed, received_at) "
+    "VALUES (%s, %s, %s, %s, %s{json}, %s{json}, %s{json}, %s, %s, %s, %s)"
 )
 
 
-def _store(account: ProviderAccount, request: WebhookRequest, reports: int) -> None:
-    """The callback as it came in, in the inbox: one INSERT, committed with
-    it (or with the transaction it is in)."""
+def _store(
+    account: ProviderAccount, request: WebhookRequest, reports: int, parsed: str | None
+) -> None:
+    """The callback as it came in, in the inbox, with what ``_written``
+    made of its reports: one INSERT, committed with it (or with the
+    transaction it is in)."""
     table = connection.ops.quote_name(WebhookInbox._meta.db_table)
     values = [
         account.pk,
@@ -66,6 +73,7 @@ def _store(account: ProviderAccount, request: WebhookRequest, reports: int) -> N
         json.dumps(request.headers),
         request.event[:64],
         reports,
+        parsed,
         timezone.now(),
     ]
     if connection.vendor == "postgresql":
@@ -80,6 +88,66 @@ def _store(account: ProviderAccount, request: WebhookRequest, reports: int) -> N
     values[-1] = connection.ops.adapt_datetimefield_value(values[-1])
     with connection.cursor() as cursor:
         cursor.execute(_INSERT.format(table=table, json=""), values)
+
+
+def _written(result: WebhookResult) -> str | None:
+    """The reports of a parsed and screened callback, for the worker to
+    apply without reading the body again (``stored_result``): a line of
+    JSON with an array of each report's fields, then each report's payload
+    as the screening wrote it, a line each (JSON written without indent
+    holds no line break). None where the callback holds anything but
+    reports, or a report whose payload is not kept as it is: the worker
+    parses those again."""
+    if result.inbound or result.clicks:
+        return None
+    rows = []
+    for r in result.reports:
+        if r.raw_json is None:
+            return None
+        rows.append(
+            [
+                r.provider_message_id,
+                r.status,
+                r.ref,
+                r.error_code,
+                r.error_description,
+                None if r.cost is None else str(r.cost),
+                r.currency,
+                r.segments,
+                None if r.sent_at is None else r.sent_at.isoformat(),
+                None if r.done_at is None else r.done_at.isoformat(),
+            ]
+        )
+    return "\n".join([json.dumps(rows, ensure_ascii=False), *(r.raw_json for r in result.reports)])
+
+
+def stored_result(parsed: str) -> WebhookResult:
+    """The reports ``_written`` kept, as the webhook parsed them (each with
+    its payload as JSON text, ``raw_json``, and no ``raw``). Raises
+    ValueError where the text is not what ``_written`` writes."""
+    head, *payloads = parsed.split("\n")
+    rows = json.loads(head)
+    if not isinstance(rows, list) or len(rows) != len(payloads):
+        raise ValueError("not one payload a report")
+    reports = []
+    for row, raw in zip(rows, payloads, strict=True):
+        (pid, status, ref, code, description, cost, currency, segments, sent, done) = row
+        reports.append(
+            StatusReport(
+                provider_message_id=pid,
+                status=status,
+                ref=ref,
+                error_code=code,
+                error_description=description,
+                cost=None if cost is None else Decimal(cost),
+                currency=currency,
+                segments=segments,
+                sent_at=None if sent is None else dt.datetime.fromisoformat(sent),
+                done_at=None if done is None else dt.datetime.fromisoformat(done),
+                raw_json=raw,
+            )
+        )
+    return WebhookResult(reports=reports)
 
 
 @dataclass(frozen=True)

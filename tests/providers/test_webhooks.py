@@ -224,3 +224,88 @@ def test_a_refused_callback_stores_nothing(client, infobip, no_worker):
     assert post(client, infobip, b"{not json").status_code == 400
     assert not WebhookInbox.objects.exists()
     assert no_worker == []
+
+
+def _fields(report):
+    return {
+        name: getattr(report, name)
+        for name in (
+            "provider_message_id",
+            "status",
+            "ref",
+            "error_code",
+            "error_description",
+            "cost",
+            "currency",
+            "segments",
+            "sent_at",
+            "done_at",
+        )
+    }
+
+
+def test_the_webhook_keeps_the_reports_it_read_for_the_worker(client, infobip, sent, no_worker):
+    from providers.base import WebhookRequest
+    from providers.models import WebhookInbox
+    from providers.services import parse_webhook, stored_result
+
+    body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
+    assert post(client, infobip, body).status_code == 200
+    stored = WebhookInbox.objects.get()
+    kept = stored_result(stored.parsed).reports
+    read = parse_webhook(
+        infobip.backend(),
+        WebhookRequest(method="POST", content_type="application/json", body=body),
+    ).reports
+    assert len(kept) == len(read) == len(sent)
+    assert [_fields(r) for r in kept] == [_fields(r) for r in read]
+    assert [json.loads(r.raw_json) for r in kept] == json.loads(body)["results"]
+    assert all(r.raw is None for r in kept)
+
+
+def test_the_worker_applies_the_kept_reports_without_reading_the_body_again(
+    client, infobip, sent, no_worker, monkeypatch
+):
+    from campaigns.reports import apply_stored_webhooks
+    from providers.backends.infobip import InfobipBackend
+
+    body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
+    assert post(client, infobip, body).status_code == 200
+
+    def not_again(self, request):
+        raise AssertionError("the body was parsed again")
+
+    monkeypatch.setattr(InfobipBackend, "parse_webhook", not_again)
+    assert apply_stored_webhooks() == 1
+    assert set(Message.objects.values_list("status", flat=True)) != {Status.ACCEPTED}
+    # Each history row keeps the provider's own words: the item it sent.
+    items = {item["messageId"]: item for item in json.loads(body)["results"]}
+    events = MessageEvent.objects.filter(kind="report")
+    assert events.count() == len(sent)
+    assert {e.provider_message_id: e.payload for e in events} == items
+
+
+def test_reports_for_unknown_messages_keep_the_providers_words_when_kept_by_the_webhook(
+    client, infobip, no_worker
+):
+    from campaigns.reports import apply_stored_webhooks
+
+    body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
+    assert post(client, infobip, body).status_code == 200
+    assert apply_stored_webhooks() == 1
+    items = {item["messageId"]: item for item in json.loads(body)["results"]}
+    unknown = MessageEvent.objects.filter(message__isnull=True)
+    assert {e.provider_message_id: e.payload for e in unknown} == items
+
+
+def test_kept_reports_that_cannot_be_read_are_read_from_the_body_again(
+    client, infobip, sent, no_worker
+):
+    from campaigns.reports import apply_stored_webhooks
+    from providers.models import WebhookInbox
+
+    body = (FIXTURES / "infobip" / "delivery_reports.json").read_bytes()
+    assert post(client, infobip, body).status_code == 200
+    WebhookInbox.objects.update(parsed="[[1, 2]]")
+    assert apply_stored_webhooks() == 1
+    assert MessageEvent.objects.filter(kind="report", applied=True).count() == len(sent)
