@@ -627,8 +627,11 @@ class MessageEvent(models.Model):
         db_index=False,
         db_constraint=False,
     )
+    # Not indexed: nothing reads history rows by account but the deletion
+    # of an account (rare, and a scan then), while every row written would
+    # add an entry to it.
     account = models.ForeignKey(
-        "providers.ProviderAccount", on_delete=models.CASCADE, db_constraint=False
+        "providers.ProviderAccount", on_delete=models.CASCADE, db_constraint=False, db_index=False
     )
     # Kept even when no message matches, so unknown IDs can be looked at
     # (the admin's search). Not indexed: a history row is written for every
