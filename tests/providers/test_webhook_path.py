@@ -280,3 +280,30 @@ def test_a_callback_is_stored_and_answered_before_anything_is_applied(
     assert post(client, infobip).status_code == 200
     assert WebhookInbox.objects.count() == 1
     assert set(Message.objects.values_list("status", flat=True)) == {Status.ACCEPTED}
+
+
+def _lz4_available() -> bool:
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        return False
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL default_toast_compression = lz4")
+    except Exception:
+        return False
+    return True
+
+
+def test_stored_callbacks_are_compressed_with_lz4_where_the_server_has_it():
+    from django.db import connection
+
+    if not _lz4_available():
+        pytest.skip("this PostgreSQL has no lz4: the inbox keeps the default")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, attcompression FROM pg_attribute "
+            "WHERE attrelid = 'providers_webhookinbox'::regclass "
+            "AND attname IN ('body', 'parsed') ORDER BY attname"
+        )
+        assert cursor.fetchall() == [("body", "l"), ("parsed", "l")]
