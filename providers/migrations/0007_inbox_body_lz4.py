@@ -10,27 +10,7 @@ refused, and nothing else changes)."""
 
 from django.db import migrations
 
-_TABLE = "providers_webhookinbox"
-
-
-def _set(schema_editor, method: str) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        "DO $$ BEGIN "
-        f"EXECUTE 'ALTER TABLE {_TABLE} ALTER COLUMN body SET COMPRESSION {method}'; "
-        "EXCEPTION WHEN feature_not_supported THEN "
-        f"RAISE NOTICE 'compression method {method} is not available: the default stays'; "
-        "END $$"
-    )
-
-
-def forwards(apps, schema_editor):
-    _set(schema_editor, "lz4")
-
-
-def backwards(apps, schema_editor):
-    _set(schema_editor, "default")
+from smsportal.compression import lz4_on_postgresql
 
 
 class Migration(migrations.Migration):
@@ -38,4 +18,4 @@ class Migration(migrations.Migration):
         ("providers", "0006_inbox_account_unconstrained"),
     ]
 
-    operations = [migrations.RunPython(forwards, backwards, elidable=True)]
+    operations = [lz4_on_postgresql("providers_webhookinbox", "body")]

@@ -1,19 +1,6 @@
 from django.db import migrations, models
 
-
-def _compression(method: str):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        schema_editor.execute(
-            "DO $$ BEGIN "
-            "EXECUTE 'ALTER TABLE providers_webhookinbox "
-            f"ALTER COLUMN parsed SET COMPRESSION {method}'; "
-            "EXCEPTION WHEN feature_not_supported THEN NULL; "
-            "END $$"
-        )
-
-    return run
+from smsportal.compression import lz4_on_postgresql
 
 
 class Migration(migrations.Migration):
@@ -27,6 +14,6 @@ class Migration(migrations.Migration):
             name="parsed",
             field=models.TextField(blank=True, editable=False, null=True),
         ),
-        # Compressed as the body is (0007): with lz4 where PostgreSQL has it.
-        migrations.RunPython(_compression("lz4"), _compression("default"), elidable=True),
+        # Compressed as the body is (0007).
+        lz4_on_postgresql("providers_webhookinbox", "parsed"),
     ]
