@@ -31,6 +31,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.encoding import iri_to_uri
 
+from smsportal import prepared
+
 from . import dlt
 from .models import Click, Message, ShortLink
 
@@ -532,7 +534,7 @@ def follow(code: str, *, agent: str, is_bot: bool) -> str | None:
             f"'{{}}'::jsonb, %s FROM link LEFT JOIN {messages} m ON m.id = link.message_id) "
             "SELECT link.url, set_config('synchronous_commit', 'off', true) FROM link"
         )
-        row = _prepared_fetchone(sql, [code, Click.Source.LINK, agent, is_bot, now])
+        row = prepared.execute(sql, [code, Click.Source.LINK, agent, is_bot, now], fetchone=True)
         return row[0] if row else None
     with connection.cursor() as cursor:
         cursor.execute(
@@ -552,44 +554,3 @@ def follow(code: str, *, agent: str, is_bot: bool) -> str | None:
         at=now,
     )
     return url
-
-
-# Off once the server refused a prepared statement (a pooler in front of
-# PostgreSQL that hands each transaction another connection).
-_PREPARE = {"on": True}
-
-
-def _prepared_fetchone(sql: str, params: list):
-    """Run ``sql`` as a prepared statement of this connection (planned once
-    per connection, not per request: planning costs the redirect's
-    statement more than running it) and fetch its row. Django leaves
-    psycopg's prepared statements off (for connection poolers); they are
-    switched on for this one statement only. Through Django's cursor
-    wrapper, so errors are Django's and queries are logged as any other."""
-    import psycopg
-    from django.db import ProgrammingError
-
-    connection.ensure_connection()
-    raw = connection.connection
-    threshold = raw.prepare_threshold
-    if _PREPARE["on"]:
-        raw.prepare_threshold = 0
-    try:
-        try:
-            return _fetchone(psycopg.Cursor(raw), sql, params)
-        except ProgrammingError as error:
-            if getattr(error.__cause__, "sqlstate", None) != "26000" or not _PREPARE["on"]:
-                raise
-            # "prepared statement … does not exist": not this server's own.
-            _PREPARE["on"] = False
-            raw.prepare_threshold = threshold
-            return _fetchone(psycopg.Cursor(raw), sql, params)
-    finally:
-        raw.prepare_threshold = threshold
-
-
-def _fetchone(raw_cursor, sql: str, params: list):
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-    with wrap(raw_cursor) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()

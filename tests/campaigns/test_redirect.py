@@ -16,6 +16,7 @@ from django.utils import timezone
 from campaigns import engagement, links
 from campaigns.models import Click, Message, ShortLink, Variant
 from providers.status import Status
+from smsportal import prepared
 from tests.providers.test_webhook_path import PAGE_MIDDLEWARE
 
 pytestmark = pytest.mark.django_db
@@ -106,13 +107,13 @@ def test_a_server_without_the_prepared_statement_is_asked_plainly(client, link, 
     """Behind a pooler that hands each transaction another server
     connection, the statement prepared on one is unknown to the next: the
     redirect asks without preparing from then on, and loses no click."""
-    monkeypatch.setitem(links._PREPARE, "on", True)
+    monkeypatch.setitem(prepared.STATE, "on", True)
     assert client.get("/l/Ab3dE5fG", HTTP_USER_AGENT=IPHONE).status_code == 302
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # as another server connection would be
     response = client.get("/l/Ab3dE5fG", HTTP_USER_AGENT=IPHONE)
     assert (response.status_code, response["Location"]) == (302, SHOP)
-    assert links._PREPARE["on"] is False
+    assert prepared.STATE["on"] is False
     assert client.get("/l/Ab3dE5fG", HTTP_USER_AGENT=IPHONE).status_code == 302
     assert Click.objects.count() == 3
 
