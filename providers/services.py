@@ -14,6 +14,8 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from smsportal import prepared
+
 from . import clicks, fence, screening, timing
 from .base import (
     CLICKS_EVENT,
@@ -77,13 +79,10 @@ def _store(
         timezone.now(),
     ]
     if connection.vendor == "postgresql":
-        import psycopg
-
-        # Values sent apart from the statement (the body as bytes, not
-        # escaped into its text), on the ORM's connection and transaction.
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(_INSERT.format(table=table, json="::jsonb"), values)
+        # Planned once per connection; the values sent apart from the
+        # statement (the body as bytes, not escaped into its text), on the
+        # ORM's connection and transaction.
+        prepared.execute(_INSERT.format(table=table, json="::jsonb"), values)
         return
     values[-1] = connection.ops.adapt_datetimefield_value(values[-1])
     with connection.cursor() as cursor:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 
@@ -307,3 +308,42 @@ def test_stored_callbacks_are_compressed_with_lz4_where_the_server_has_it():
             "AND attname IN ('body', 'parsed') ORDER BY attname"
         )
         assert cursor.fetchall() == [("body", "l"), ("parsed", "l")]
+
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements of PostgreSQL"
+)
+
+
+@on_postgresql
+def test_the_insert_of_a_callback_is_planned_once_per_connection(client, infobip, stored_only):
+    for _ in range(3):
+        assert post(client, infobip).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["INSERT INTO %webhookinbox%"],
+        )
+        assert len(cursor.fetchall()) == 1
+    assert WebhookInbox.objects.count() == 3
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_behind_a_pooler_a_callback_is_stored_without_preparing(
+    client, infobip, stored_only, monkeypatch
+):
+    """A pooler that hands each transaction another server connection
+    knows no statement prepared on the one before: the callback is stored
+    all the same, and from then on without preparing."""
+    from smsportal import prepared
+
+    monkeypatch.setitem(prepared.STATE, "on", True)
+    assert post(client, infobip).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as another server connection would be
+    assert post(client, infobip).status_code == 200
+    assert prepared.STATE["on"] is False
+    assert post(client, infobip).status_code == 200
+    assert WebhookInbox.objects.count() == 3
+    assert WebhookInbox.objects.filter(reports=len(json.loads(body())["results"])).count() == 3
