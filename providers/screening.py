@@ -9,9 +9,10 @@ made of it, this module refuses what could never be applied:
   building anything, so a body nested 100,000 deep costs what a flat one
   does), and XML with a document type in any encoding (UTF-16 included);
 - reports and replies with a value their columns cannot hold: a number that
-  is not finite (``1e999`` reads as infinity), a null character (no
-  PostgreSQL text or ``jsonb`` value can hold one), a string longer than its
-  column, a reference that reads as a number but is none of ours.
+  is not finite (``1e999`` reads as infinity), a null character or an
+  unpaired surrogate (JSON's ``\\ud800`` reads as one; PostgreSQL's text
+  and ``jsonb`` can hold neither), a string longer than its column, a
+  reference that reads as a number but is none of ours.
 
 A refused callback is answered with 400 and stored nowhere.
 """
@@ -58,6 +59,14 @@ MAX_REF = 2**63 - 1
 MAX_INT_DIGITS = 4300
 _INT_LIMIT = 10**MAX_INT_DIGITS
 _STATUSES = frozenset(Status.values)
+# Half of a UTF-16 pair on its own: a JSON escape such as \ud800 reads as
+# one, and it has no UTF-8 form (the database refuses it).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unpaired(text: str) -> bool:
+    """Whether ``text`` holds an unpaired surrogate."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 # ------------------------------------------------------------------- bodies
@@ -293,7 +302,7 @@ def _payload_text(value: Any) -> str | None:
         text = _encode(value)
     except (TypeError, ValueError, RecursionError):
         return None
-    if "\\u0000" not in text:
+    if "\\u0000" not in text and not _unpaired(text):
         return text
     try:
         _walk(value)
@@ -311,6 +320,8 @@ def _walk(value: Any) -> None:
         if isinstance(item, str):
             if "\x00" in item:
                 raise WebhookRejected("a value holds a null character")
+            if _unpaired(item):
+                raise WebhookRejected("a value holds an unpaired surrogate (not Unicode text)")
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
@@ -324,8 +335,10 @@ def _walk(value: Any) -> None:
                 raise WebhookRejected(f"the payload is nested more than {MAX_DEPTH} levels deep")
             if isinstance(item, dict):
                 for key, child in item.items():
-                    if not isinstance(key, str) or "\x00" in key:
-                        raise WebhookRejected("a key is not text, or holds a null character")
+                    if not isinstance(key, str) or "\x00" in key or _unpaired(key):
+                        raise WebhookRejected(
+                            "a key is not text, or holds a null character or an unpaired surrogate"
+                        )
                     stack.append((child, depth + 1))
             else:
                 stack.extend((child, depth + 1) for child in item)
@@ -340,7 +353,8 @@ def _texts_fit(texts) -> bool:
     for value, limit in texts:
         if type(value) is not str or len(value) > limit:
             return False
-    return "\x00" not in "".join(value for value, _ in texts)
+    joined = "".join(value for value, _ in texts)
+    return "\x00" not in joined and not _unpaired(joined)
 
 
 def _text(what: str, value: Any, limit: int) -> None:
@@ -350,6 +364,8 @@ def _text(what: str, value: Any, limit: int) -> None:
         raise WebhookRejected(f"the {what} is longer than {limit:,} characters")
     if "\x00" in value:
         raise WebhookRejected(f"the {what} holds a null character")
+    if _unpaired(value):
+        raise WebhookRejected(f"the {what} holds an unpaired surrogate (not Unicode text)")
 
 
 def _time(what: str, value: Any) -> None:

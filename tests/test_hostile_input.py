@@ -220,6 +220,12 @@ POISON = {
     "null character": '{"reports":[{"id":"sbx-1","status":"delivered","note":"a\\u0000b"}]}',
     "null in a key": '{"reports":[{"id":"sbx-1","status":"delivered","\\u0000":1}]}',
     "null in the id": '{"reports":[{"id":"sbx\\u0000","status":"delivered"}]}',
+    # Half of a UTF-16 pair on its own (\ud800 reads as one): no UTF-8 form,
+    # so neither text nor jsonb can hold it.
+    "unpaired surrogate": '{"reports":[{"id":"sbx-1","status":"delivered","note":"a\\ud800b"}]}',
+    "unpaired surrogate in a key": '{"reports":[{"id":"sbx-1","status":"delivered","\\udc00":1}]}',
+    "unpaired surrogate in the id": '{"reports":[{"id":"sbx\\udfff","status":"delivered"}]}',
+    "unpaired surrogate in the error": sandbox_report(error="E\ud800"),
     "id longer than its column": sandbox_report(id="x" * 201),
     "error is a number": sandbox_report(error=123),
     "error is null": sandbox_report(error=None),
@@ -252,6 +258,17 @@ def test_a_sound_callback_still_gets_through(client, sandbox, accepted):
     assert hook(client, sandbox, sandbox_report(error="")).status_code == 200
     accepted[0].refresh_from_db()
     assert accepted[0].status == Status.DELIVERED
+
+
+def test_a_surrogate_pair_is_text_and_gets_through(client, sandbox, accepted):
+    """Outside the basic plane, JSON writes a character as two escapes: a
+    pair, which reads as the one character, is kept as it came."""
+    body = '{"reports":[{"id":"sbx-1","status":"delivered","note":"ok \\ud83d\\ude00"}]}'
+    assert hook(client, sandbox, body).status_code == 200
+    accepted[0].refresh_from_db()
+    assert accepted[0].status == Status.DELIVERED
+    event = MessageEvent.objects.get(message=accepted[0], kind=MessageEvent.Kind.REPORT)
+    assert event.payload["note"] == "ok \U0001f600"
 
 
 @pytest.fixture
