@@ -110,6 +110,12 @@ def clean_external_id(external_id) -> str:
         )
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise ValidationError({"external_id": "The reference has control characters."})
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        # Half of a UTF-16 pair on its own (JSON's \ud800 reads as one):
+        # no database can keep it as text.
+        raise ValidationError(
+            {"external_id": "The reference has half of a UTF-16 pair on its own: not text."}
+        )
     return text
 
 

@@ -124,6 +124,18 @@ def test_bad_input_is_a_400_naming_the_field(shop_token, code, body, field, word
     assert not Conversion.objects.exists()
 
 
+def test_a_reference_with_half_a_utf16_pair_is_a_400(shop_token, code):
+    """JSON's \\ud800 on its own reads as half of a pair, which no database
+    keeps as text: refused with the field named, nothing recorded."""
+    body = '{"code": "' + code + '", "external_id": "ORDER-\\ud800"}'
+    response = bearer(shop_token).post(URL, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "Surrogate characters are not allowed" in " ".join(
+        response.json()["errors"]["external_id"]
+    )
+    assert not Conversion.objects.exists()
+
+
 def test_a_body_that_is_not_json_is_refused(shop_token, code):
     client = bearer(shop_token)
     assert client.post(URL, {"code": code}).status_code == 415  # a form

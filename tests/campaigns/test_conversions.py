@@ -169,7 +169,7 @@ def test_the_currency_is_an_iso_4217_code(launched):
 
 def test_a_reference_is_one_line_of_up_to_100_characters(launched):
     code = code_of(launched, "+4915112345601")
-    for bad in ("x" * 101, "ORDER\n1", "a\x00b"):
+    for bad in ("x" * 101, "ORDER\n1", "a\x00b", "a\ud800b"):
         with pytest.raises(ValidationError) as error:
             conversions.record_conversion(code=code, external_id=bad, source="api")
         assert "external_id" in error.value.message_dict
