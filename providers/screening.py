@@ -28,6 +28,8 @@ from decimal import Decimal
 from typing import Any
 from xml.parsers import expat
 
+import orjson
+
 from .base import (
     ClickReport,
     InboundSms,
@@ -293,11 +295,33 @@ def _payload_fits(value: Any) -> bool:
     return _payload_text(value) is not None
 
 
+# orjson writes what the json module would, about ten times as fast, but
+# for what it writes otherwise or refuses where the json module does not:
+# subclasses, dates and dataclasses (passed through here, so refused),
+# integers beyond 64 bits and unpaired surrogates (refused), dictionary keys
+# that are not text (refused), numbers that are not finite (written as null).
+# Whatever it refuses, and any text holding null or \u0000, is written again
+# by the json module and decided as before. Beyond that it also writes UUIDs
+# and enums, which no parsed body holds.
+_FAST_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
 def _payload_text(value: Any) -> str | None:
     """``value`` as JSON text, or None when it cannot be kept as JSON:
     written out (in C, which refuses what is not JSON), then walked only if
     it may hold a null character (the six characters \\u0000 in a value
-    read the same)."""
+    read the same) or an unpaired surrogate."""
+    try:
+        fast = orjson.dumps(value, option=_FAST_OPTIONS)
+    except (TypeError, RecursionError):
+        fast = None
+    if fast is not None and b"null" not in fast and b"\\u0000" not in fast:
+        # No null anywhere: nothing was a number that is not finite.
+        return fast.decode()
     try:
         text = _encode(value)
     except (TypeError, ValueError, RecursionError):

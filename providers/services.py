@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -117,7 +118,10 @@ def _written(result: WebhookResult) -> str | None:
                 None if r.done_at is None else r.done_at.isoformat(),
             ]
         )
-    return "\n".join([json.dumps(rows, ensure_ascii=False), *(r.raw_json for r in result.reports)])
+    # Screened texts, numbers and nulls: orjson writes them as the json
+    # module would (no line break either), several times as fast.
+    head = orjson.dumps(rows).decode()
+    return "\n".join([head, *(r.raw_json for r in result.reports)])
 
 
 def stored_result(parsed: str) -> WebhookResult:
@@ -125,7 +129,7 @@ def stored_result(parsed: str) -> WebhookResult:
     its payload as JSON text, ``raw_json``, and no ``raw``). Raises
     ValueError where the text is not what ``_written`` writes."""
     head, *payloads = parsed.split("\n")
-    rows = json.loads(head)
+    rows = orjson.loads(head)  # its JSONDecodeError is a ValueError
     if not isinstance(rows, list) or len(rows) != len(payloads):
         raise ValueError("not one payload a report")
     reports = []

@@ -1,0 +1,52 @@
+"""A payload's JSON text, as the screening writes it to be kept: the same
+values as the json module would write, or refused where it refuses (the
+fast writer stands aside wherever the two could differ)."""
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+
+from providers import screening
+from providers.base import WebhookRejected
+
+KEPT = [
+    {"messageId": "abc", "price": {"pricePerMessage": 0.01, "currency": "EUR"}, "smsCount": 1},
+    {"a": None, "b": [True, False, None], "c": -0.0, "d": 1e16, "e": 1e-7, "f": 2.5},
+    {"big": 2**70, "small": -(2**63), "u64": 2**64 - 1},
+    {"text": 'Grüße 😀 \u2028 "quoted" \\ back', "tab": "a\tb\nc"},
+    {"literal": "the six characters \\u0000"},
+    {"nested": [[[[{"x": [1, 2, 3]}]]]]},
+    {1: "a key that is a number", None: "and null"},
+    ["a", ("tuple", 1)],
+    "just text",
+    12,
+]
+REFUSED = [
+    {"nan": float("nan")},
+    {"inf": [1, float("inf")]},
+    {"null character": "a\x00b"},
+    {"a\x00": 1},
+    {"surrogate": "a\ud800"},
+    {"\udc00": 1},
+    {"decimal": Decimal("1.5")},
+    {"time": dt.datetime(2026, 1, 1)},
+    {"bytes": b"x"},
+    {"set": {1, 2}},
+]
+
+
+@pytest.mark.parametrize("value", KEPT)
+def test_what_can_be_kept_reads_back_as_the_json_module_writes_it(value):
+    text = screening._payload_text(value)
+    assert text is not None
+    assert "\n" not in text  # one line each in a stored callback
+    assert json.loads(text) == json.loads(json.dumps(value, ensure_ascii=False))
+
+
+@pytest.mark.parametrize("value", REFUSED, ids=repr)
+def test_what_cannot_be_kept_is_refused(value):
+    assert screening._payload_text(value) is None
+    with pytest.raises(WebhookRejected):
+        screening.check_payload(value)
