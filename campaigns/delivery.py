@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
+from providers.screening import keepable_json, storable
 from providers.status import FINAL, Status, can_move
 
 from .models import CampaignCounter, Message, MessageEvent
@@ -94,6 +95,7 @@ class Event(NamedTuple):
 
 # The columns of an Event (the last field is how its payload travels).
 _EVENT_COLUMNS = Event._fields[:-1]
+_EVENT_ID = _EVENT_COLUMNS.index("provider_message_id")
 
 
 def apply_updates(updates: list[Update], *, locked: list[_Locked] | None = None) -> int:
@@ -390,8 +392,9 @@ def insert_events(events: list[Event], chunk: int = 5000) -> None:
         for start in range(0, len(events), chunk):
             columns = [list(column) for column in zip(*events[start : start + chunk], strict=True)]
             written = columns.pop()
+            columns[_EVENT_ID] = [storable(value)[:200] for value in columns[_EVENT_ID]]
             columns[-1] = [
-                json.dumps(payload) if text is None else text
+                keepable_json(payload) if text is None else text
                 for payload, text in zip(columns[-1], written, strict=True)
             ]
             cursor.execute(sql, [now, *columns])
@@ -399,20 +402,24 @@ def insert_events(events: list[Event], chunk: int = 5000) -> None:
 
 def _event_row(event: Event) -> MessageEvent:
     fields = dict(zip(_EVENT_COLUMNS, event, strict=False))
-    if event.payload_json is not None:
-        fields["payload"] = json.loads(event.payload_json)
+    fields["provider_message_id"] = storable(event.provider_message_id)[:200]
+    fields["payload"] = json.loads(
+        keepable_json(event.payload) if event.payload_json is None else event.payload_json
+    )
     return MessageEvent(**fields)
 
 
 def _apply_one(message: Message, update: Update, now: dt.datetime) -> bool:
     """Apply one update to a locked message in memory; False if it was stale."""
     changed = False
+    # What a provider answered is kept as the database can keep it (a
+    # report's texts were screened at the door; an answer's were not).
     if update.provider_message_id and not message.provider_message_id:
-        message.provider_message_id = update.provider_message_id
+        message.provider_message_id = storable(update.provider_message_id)[:200]
         changed = True
     if update.cost is not None and message.actual_cost is None:
         message.actual_cost = update.cost
-        message.currency = update.currency or message.currency
+        message.currency = storable(update.currency)[:3] or message.currency
         changed = True
     if (
         update.segments
@@ -430,8 +437,8 @@ def _apply_one(message: Message, update: Update, now: dt.datetime) -> bool:
     message.status = update.status
     # The state a message is in says why: a failed attempt before it (a 503
     # that a retry got past) stays in the history, not on the message.
-    message.error_code = update.error_code[:64]
-    message.error_description = update.error_description[:500]
+    message.error_code = storable(update.error_code)[:64]
+    message.error_description = storable(update.error_description)[:500]
     if update.status == Status.ACCEPTED or update.sent_at:
         message.sent_at = message.sent_at or update.sent_at or now
     if update.status in FINAL:

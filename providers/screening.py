@@ -335,6 +335,49 @@ def _payload_text(value: Any) -> str | None:
     return text
 
 
+def storable(text: str) -> str:
+    """``text`` as the database can keep it, the provider's words kept
+    visibly: a null character written as ``\\x00``, an unpaired surrogate
+    as its escape (``\\ud800``). For what a provider answered, which the
+    door never screened: a message's error and its ID."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    if _unpaired(text):
+        text = _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+    return text
+
+
+def keepable_json(value: Any) -> str:
+    """``value`` as JSON text the database can keep: as written by
+    ``_payload_text`` where it can be kept as it is, else with each text
+    made ``storable``, each number that is not finite and anything that is
+    not JSON written as text, and whatever lies deeper than MAX_DEPTH
+    written as one text. For a provider's answer kept in a message's
+    history, which must be kept whatever it holds."""
+    text = _payload_text(value)
+    if text is not None:
+        return text
+    return _encode(_kept(value, 0))
+
+
+def _kept(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < _INT_LIMIT else str(value)[:MAX_SHORT_TEXT]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if depth >= MAX_DEPTH:
+        return storable(repr(value)[:MAX_SHORT_TEXT])
+    if isinstance(value, dict):
+        return {storable(str(key)): _kept(child, depth + 1) for key, child in value.items()}
+    if isinstance(value, list | tuple):
+        return [_kept(child, depth + 1) for child in value]
+    return storable(str(value)[:MAX_SHORT_TEXT])
+
+
 def _walk(value: Any) -> None:
     """Each value of a payload, without recursion; raises for the first that
     cannot be kept."""

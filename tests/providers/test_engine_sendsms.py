@@ -455,3 +455,27 @@ def test_refusals_with_different_codes_or_between_acceptances_do_not_pause(
 
     assert campaign.state == Campaign.State.COMPLETED
     assert sorted(statuses(campaign).values()) == [Status.ACCEPTED] + [Status.REJECTED] * 2
+
+
+def test_an_answer_the_database_could_not_keep_is_kept_escaped_and_the_campaign_goes_on(
+    provider, manager
+):
+    """A refusal whose words hold a null character and half a UTF-16 pair
+    (neither of which PostgreSQL's text or jsonb can hold) used to fail the
+    whole wave's write: every message of it stayed "sending" although the
+    provider had taken two. The words are kept with both shown as escapes."""
+    handler, endpoint = provider
+    handler.refusing = {"4915112345602": ("E999", "bad\x00info \ud800 end")}
+    campaign = launch(setup(endpoint), manager)
+
+    assert statuses(campaign) == {
+        "+4915112345601": Status.ACCEPTED,
+        "+4915112345602": Status.REJECTED,
+        "+4915112345609": Status.ACCEPTED,
+    }
+    refused = by_phone(campaign)["+4915112345602"]
+    assert "bad\\x00info \\ud800 end" in refused.error_description
+    event = MessageEvent.objects.get(message=refused, kind=MessageEvent.Kind.SUBMIT)
+    assert event.payload["error-info"] == "bad\\x00info \\ud800 end"
+    assert campaign.state == Campaign.State.COMPLETED
+    assert_counters_match(campaign)

@@ -50,3 +50,29 @@ def test_what_cannot_be_kept_is_refused(value):
     assert screening._payload_text(value) is None
     with pytest.raises(WebhookRejected):
         screening.check_payload(value)
+
+
+def test_a_providers_words_are_kept_with_what_the_database_refuses_escaped():
+    assert screening.storable("plain") == "plain"
+    assert screening.storable("Grüße 😀") == "Grüße 😀"
+    assert screening.storable("a\x00b\ud800c\udfffd") == "a\\x00b\\ud800c\\udfffd"
+
+
+def test_an_answer_is_kept_whatever_it_holds():
+    answer = {
+        "ok": "fine",
+        "nul": "a\x00b",
+        "\udc00key": [1, float("nan"), float("-inf"), b"raw", Decimal("1.5")],
+        "big": 2**70,
+    }
+    kept = json.loads(screening.keepable_json(answer))
+    assert kept == {
+        "ok": "fine",
+        "nul": "a\\x00b",
+        "\\udc00key": [1, "nan", "-inf", "b'raw'", "1.5"],
+        "big": 2**70,
+    }
+    assert screening._payload_text(kept) is not None  # nothing left to refuse
+    # What can be kept as it is, is.
+    sound = {"status": "Success", "tracking-id": "abc", "price": 0.01}
+    assert json.loads(screening.keepable_json(sound)) == sound
