@@ -351,8 +351,8 @@ def keepable_json(value: Any) -> str:
     """``value`` as JSON text the database can keep: as written by
     ``_payload_text`` where it can be kept as it is, else with each text
     made ``storable``, each number that is not finite and anything that is
-    not JSON written as text, and whatever lies deeper than MAX_DEPTH
-    written as one text. For a provider's answer kept in a message's
+    not JSON written as text, and what lies deeper than MAX_DEPTH replaced
+    by a note saying so. For a provider's answer kept in a message's
     history, which must be kept whatever it holds."""
     text = _payload_text(value)
     if text is not None:
@@ -366,11 +366,12 @@ def _kept(value: Any, depth: int) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return value if abs(value) < _INT_LIMIT else str(value)[:MAX_SHORT_TEXT]
+        # Python writes no integer of more digits as text either.
+        return value if abs(value) < _INT_LIMIT else f"(an integer of over {MAX_INT_DIGITS} digits)"
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if depth >= MAX_DEPTH:
-        return storable(repr(value)[:MAX_SHORT_TEXT])
+        return f"(nested more than {MAX_DEPTH} levels deep)"
     if isinstance(value, dict):
         return {storable(str(key)): _kept(child, depth + 1) for key, child in value.items()}
     if isinstance(value, list | tuple):

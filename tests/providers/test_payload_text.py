@@ -76,3 +76,14 @@ def test_an_answer_is_kept_whatever_it_holds():
     # What can be kept as it is, is.
     sound = {"status": "Success", "tracking-id": "abc", "price": 0.01}
     assert json.loads(screening.keepable_json(sound)) == sound
+
+
+def test_an_answer_too_deep_or_too_long_to_write_is_kept_with_a_note():
+    deep: dict = {"x": "a\x00b"}
+    for _ in range(40):
+        deep = {"x": deep}
+    kept = json.loads(screening.keepable_json({"deep": deep, "huge": 10**5000}))
+    assert kept["huge"] == "(an integer of over 4300 digits)"
+    for _ in range(31):
+        kept = kept.get("deep", kept.get("x"))
+    assert kept == {"x": "(nested more than 32 levels deep)"}
