@@ -53,6 +53,9 @@ def test_a_manager_imports_a_file_and_builds_a_segment_from_it(
     page.click("nav >> text=Contacts & lists")
     page.click("text=Segments")
     page.click("text=New segment")
+    # The builder's script is deferred: a field changed before it runs
+    # draws no new tests (a person is never that quick).
+    page.wait_for_load_state()
     page.fill("#id_name", "Berlin")
     page.select_option("#id_cond-0-field", "attribute")
     page.select_option("#id_cond-0-op", "equals")

@@ -3,11 +3,13 @@ log and a campaign's report as CSV, delivery windows edited and deleted
 (not while in use), and the dashboard's first steps."""
 
 import csv
+import datetime as dt
 import io
 
 import pytest
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 
 from campaigns import selectors, services
 from campaigns.models import Campaign, DeliveryWindow, Message
@@ -173,9 +175,15 @@ def test_a_window_is_edited_and_the_change_audited(manager_client, office):
 
 
 def test_editing_a_window_in_use_says_what_it_changes(manager_client, office, draft, manager):
+    # Scheduled for tomorrow, so the campaign uses the window whatever the
+    # hour the test runs at (launched inside the window, it would be sent
+    # and completed at once).
     draft.window = office
+    draft.scheduled_at = timezone.now() + dt.timedelta(days=1)
     draft.save()
     services.campaign_launch(campaign=draft, user=manager)
+    draft.refresh_from_db()
+    assert draft.state == Campaign.State.SCHEDULED
     page = manager_client.get(reverse("campaigns:window_edit", args=[office.pk])).content.decode()
     assert "a change applies to their messages not yet sent" in page
 
