@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from .base import ClickReport, WebhookRequest
 from .models import FailedCallback, ProviderAccount
+from .screening import storable
 from .signals import clicks_reported
 
 log = logging.getLogger(__name__)
@@ -83,4 +84,4 @@ def not_verified(unverified: Sequence[tuple[ClickReport, str]], total: int) -> s
     if len(unverified) > 50:
         lines.append(f"… and {len(unverified) - 50} more.")
     # An error may quote the value that caused it.
-    return "\n".join(lines).replace("\x00", "\\x00")[:4000]
+    return storable("\n".join(lines))[:4000]

@@ -286,7 +286,7 @@ def set_aside(stored: list[tuple[WebhookInbox, str]]) -> list[FailedCallback]:
         FailedCallback(
             **{name: getattr(row, name) for name in _CALLBACK_FIELDS},
             # An error may quote the value that caused it.
-            error=error.replace("\x00", "\\x00")[:4000],
+            error=screening.storable(error)[:4000],
         )
         for row, error in stored
     )
