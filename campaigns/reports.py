@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from operator import attrgetter
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -176,34 +175,32 @@ def _apply_stored_batch(batch: int) -> int:
                     )
                     failed.append((item[0], f"{type(exc).__name__}: {exc}"))
         if failed:
-            provider_services.set_aside(failed)
-    return taken
+            whole = _whole([row for row, _ in failed])
+            provider_services.set_aside([(whole[row.pk], error) for row, error in failed])
+        WebhookInbox.objects.filter(id__in=taken).delete()
+    return len(taken)
 
 
-def _take_stored(batch: int) -> tuple[list[WebhookInbox], int]:
+def _take_stored(batch: int) -> tuple[list[WebhookInbox], list[int]]:
     """Up to ``batch`` stored callbacks, oldest first, with their accounts,
-    taken out of the inbox in the current transaction the way a claim takes
-    messages: one statement locks what no other run holds and deletes it,
-    so a rollback (the database in trouble) puts them all back. Returns
-    them and how many were taken (a callback whose account is gone is
-    taken, but not returned)."""
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(WebhookInbox._meta.db_table)
-        rows = list(
-            WebhookInbox.objects.raw(
-                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id "  # noqa: S608 - the model's own table
-                "LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING *",
-                [batch],
-            )
+    locked in the current transaction the way a claim takes messages (what
+    another run holds is skipped); the caller deletes them in the same
+    transaction, so a rollback (the database in trouble) puts them all
+    back. Returns them and the ids of all taken (a callback whose account
+    is gone is taken, but not returned).
+
+    Only what applying reads is read: the account and the reports the
+    webhook kept (``parsed``). The request as it came in (a body of up to
+    a megabyte, its headers) is read where it is needed, by ``_whole``."""
+    table = connection.ops.quote_name(WebhookInbox._meta.db_table)
+    skip = " SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    lock = f" FOR UPDATE{skip}" if connection.features.has_select_for_update else ""
+    rows = list(
+        WebhookInbox.objects.raw(
+            f"SELECT id, account_id, parsed FROM {table} ORDER BY id LIMIT %s{lock}",  # noqa: S608 - the model's own table
+            [batch],
         )
-        rows.sort(key=attrgetter("id"))
-    else:
-        rows = list(
-            WebhookInbox.objects.select_for_update(skip_locked=True, of=("self",)).order_by("id")[
-                :batch
-            ]
-        )
-        WebhookInbox.objects.filter(id__in=[row.id for row in rows]).delete()
+    )
     # Only the stored rows are locked; the accounts are read as they are.
     accounts = ProviderAccount.objects.in_bulk({row.account_id for row in rows})
     kept = []
@@ -214,7 +211,16 @@ def _take_stored(batch: int) -> tuple[list[WebhookInbox], int]:
             continue
         row.account = accounts[row.account_id]
         kept.append(row)
-    return kept, len(rows)
+    return kept, [row.pk for row in rows]
+
+
+def _whole(rows: list[WebhookInbox]) -> dict[int, WebhookInbox]:
+    """The stored callbacks ``_take_stored`` read, each read whole (one
+    query), with its account, by id."""
+    whole = WebhookInbox.objects.in_bulk([row.pk for row in rows])
+    for row in rows:
+        whole[row.pk].account = row.account
+    return whole
 
 
 # Errors that say the database is in trouble, not the callback: the batch is
@@ -229,6 +235,7 @@ def _parse_stored(rows: list[WebhookInbox]):
     [(row, error)] to set aside."""
     parsed, failed = [], []
     backends = {}
+    whole = _whole([row for row in rows if row.parsed is None])
     for row in rows:
         account = row.account
         if not account.enabled:
@@ -241,6 +248,7 @@ def _parse_stored(rows: list[WebhookInbox]):
                 continue
             except (ValueError, TypeError) as exc:
                 log.warning("stored callback %s: its reports unreadable (%s)", row.pk, exc)
+                whole.update(_whole([row]))
         if account.pk not in backends:
             try:
                 backends[account.pk] = account.backend()
@@ -253,7 +261,7 @@ def _parse_stored(rows: list[WebhookInbox]):
             exc = backends[account.pk]
             failed.append((row, f"The account's backend failed: {type(exc).__name__}: {exc}"))
             continue
-        request = row.as_request()
+        request = whole[row.pk].as_request()
         try:
             parsed.append((row, provider_services.parse_webhook(backends[account.pk], request)))
         except WebhookRejected as exc:

@@ -1,8 +1,8 @@
 """Stored callbacks reach the messages promptly: web processes ask for the
 applier at most every ASK_EVERY seconds, a run's last look finds what they
-stored meanwhile, the applier takes a batch in one statement (and gives it
-back when the database fails), and a worker busy sending a campaign applies
-what waits between its claims."""
+stored meanwhile, the applier takes a batch in one go (and gives it back
+when the database fails), reading only what the webhook kept of each, and
+a worker busy sending a campaign applies what waits between its claims."""
 
 import json
 
@@ -147,6 +147,34 @@ def test_a_batch_is_taken_out_in_one_go_and_given_back_when_the_database_fails(
     assert reports.apply_stored_webhooks() == 3
     assert not WebhookInbox.objects.exists()
     assert set(Message.objects.values_list("status", flat=True)) == {Status.DELIVERED}
+
+
+def test_the_applier_reads_of_a_callback_only_the_reports_the_webhook_kept(
+    client, sandbox, accepted, queued
+):
+    """What the webhook stored is applied from its reports as the webhook
+    read them: the request as it came in (a body of up to a megabyte, its
+    headers) is read only to parse a callback again or to set it aside."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    answer = post(client, sandbox, ("sbx-1", "delivered"), ("sbx-2", "undelivered"))
+    assert answer.status_code == 200
+    assert WebhookInbox.objects.get().parsed
+    with CaptureQueriesContext(connection) as queries:
+        assert reports.apply_stored_webhooks() == 1
+    inbox = WebhookInbox._meta.db_table
+    reads = [q["sql"] for q in queries if inbox in q["sql"] and "SELECT" in q["sql"].upper()]
+    assert reads
+    for column in ("body", "headers", "query", "form"):
+        assert not any(column in sql for sql in reads), reads
+    assert not WebhookInbox.objects.exists()
+    statuses = dict(Message.objects.values_list("provider_message_id", "status"))
+    assert statuses == {
+        "sbx-1": Status.DELIVERED,
+        "sbx-2": Status.UNDELIVERED,
+        "sbx-3": Status.ACCEPTED,
+    }
 
 
 def test_a_callback_whose_account_is_gone_is_dropped_and_the_rest_applied(
