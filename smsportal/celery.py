@@ -1,4 +1,3 @@
-import gc
 import os
 import sys
 
@@ -13,15 +12,13 @@ app.autodiscover_tasks()
 
 
 @worker_process_init.connect
-def _freeze_startup_heap(**kwargs) -> None:
-    """Leave what a worker process holds at its start (Django, the apps,
-    every module) out of the garbage collector's walks. A batch of reports
-    or a wave of answers makes thousands of objects, so the collector runs
-    hundreds of times a second, and every so often it walks every object in
-    the process. In a loop of the benchmark's report mix the collector took
-    5.5 us of the worker's 26 us per report; with the start-up heap frozen,
-    1.4 us."""
-    gc.freeze()
+def _settle_heap(**kwargs) -> None:
+    """A worker process's start-up heap is frozen and its collector runs
+    less often (``smsportal.heap``): a batch of reports or a wave of answers
+    keeps thousands of objects alive for a moment."""
+    from smsportal import heap
+
+    heap.settle()
 
 
 def worker_command(*options: str, loglevel: str = "info") -> list[str]:
