@@ -112,6 +112,25 @@ def test_no_page_is_wider_than_the_screen(page, shot, workspace, customers, sand
     assert wide == [], "wider than the screen, or broken:\n" + "\n".join(wide)
 
 
+def test_a_campaigns_audit_trail_fits_a_phone(page, shot, workspace):
+    """On a phone each entry of a campaign's audit trail is a card of
+    labelled lines: its details are on the screen, not scrolled off to the
+    side of the table."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, "alice", PASSWORD)
+    page.goto(f"/campaigns/{workspace.pk}/")
+    entry = page.locator("#audit tbody tr", has_text="campaign.launch")
+    expect(entry.locator("td[data-label='Who']")).to_have_text("mona")
+    details = entry.locator("td[data-label='Details']")
+    expect(details).to_be_visible()
+    box = details.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    wrap = page.locator("#audit .table-wrap")
+    assert wrap.evaluate("element => element.scrollWidth <= element.clientWidth")
+    entry.scroll_into_view_if_needed()
+    shot(page, "phone-campaign-audit-trail")
+
+
 def test_the_phone_menu_opens_and_closes(page, shot, manager):
     page.set_viewport_size({"width": 390, "height": 844})
     login(page, "mona", PASSWORD)
