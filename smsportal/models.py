@@ -26,6 +26,28 @@ class AuditLogEntry(models.Model):
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_repr}"
 
+    def detail_lines(self) -> list[tuple[str, str]]:
+        """The details as a person reads them, (label, text) by label (the
+        database keeps no order): words for keys, lists joined, yes or no
+        for flags, and no line for a value that was not given."""
+        if not isinstance(self.details, dict):
+            return [("details", _readable(self.details))]
+        return sorted(
+            (str(key).replace("_", " "), _readable(value))
+            for key, value in self.details.items()
+            if value is not None
+        )
+
+
+def _readable(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_readable(item) for item in value) if value else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_readable(item)}" for key, item in value.items())
+    return "—" if value is None else str(value)
+
 
 class APIToken(models.Model):
     """A personal token for the REST export. Only a hash is stored: the token

@@ -52,6 +52,32 @@ def test_the_audit_log_lists_who_did_what(manager_client, manager, draft):
     assert "campaign.launch" in mine and "sender.approve" not in mine
 
 
+def test_audit_details_read_as_words_not_python(manager_client, manager, draft):
+    audit.record(
+        "campaign.failover",
+        actor=manager,
+        obj=draft,
+        lists=["Customers", "VIP"],
+        none_left=[],
+        kept=True,
+        can_record_conversions=False,
+        scheduled_at=None,
+        counts={"asked": 3, "cancelled": 2},
+    )
+    line = (
+        "can record conversions: no; counts: asked: 3, cancelled: 2; kept: yes; "
+        "lists: Customers, VIP; none left: none"
+    )
+    page = results(manager_client.get(reverse("audit")))
+    row = page.split("campaign.failover", 1)[1].split("</tr>", 1)[0]
+    assert row.strip().endswith(f'data-label="Details">{line}</td>')
+    # The campaign's own trail says the same, in the same words.
+    detail = manager_client.get(reverse("campaigns:detail", args=[draft.pk])).content.decode()
+    trail = detail.split('id="audit"')[1].split("</section>")[0]
+    assert f'data-label="Details">{line}</td>' in trail
+    assert "['" not in trail and "False" not in trail and "scheduled" not in trail
+
+
 def test_the_audit_log_pages_by_keyset_at_a_fixed_cost(manager_client, manager):
     audit.record("list.create", actor=manager)
     one = queries_for(manager_client, reverse("audit"))
