@@ -422,7 +422,7 @@ def campaign_detail(request, pk):
             # The last reports are in: reload once so the charts and the
             # errors by reason, which do not poll, show them too.
             return HttpResponseClientRefresh()
-        return render(request, "campaigns/detail.html#progress", context)
+        return render(request, "campaigns/detail.html#progress", {**context, "poll": True})
     context = _detail_context(campaign)
     if campaign.is_editable:
         context["preview"] = compose.preview(campaign)

@@ -416,9 +416,8 @@ def test_payloads_read_as_json_and_the_campaign_page_updates_live(
 
     # The window opens in Berlin and Paris; the workers send while the page
     # stays open, and Paul's message waits for his morning.
-    DeliveryWindow.objects.filter(pk=window.pk).update(
-        **{k: v for k, v in berlin_window("Evening", -1, 1).items() if k.endswith("_time")}
-    )
+    opened = {k: v for k, v in berlin_window("Evening", -1, 1).items() if k.endswith("_time")}
+    DeliveryWindow.objects.filter(pk=window.pk).update(**opened)
     Message.objects.filter(campaign=draft).update(not_before=None)
     tasks.dispatch_campaign(draft.pk)
     draft.refresh_from_db()
@@ -432,6 +431,9 @@ def test_payloads_read_as_json_and_the_campaign_page_updates_live(
     newest = sent.order_by("-done_at", "-id").first()
     expect(latest.first).to_contain_text(shown(newest.phone))
     expect(waiting).to_contain_text("1 message waiting")
+    # The heading names the window as it is now, not as it was at launch.
+    hours = f"{opened['start_time']:%H:%M}–{opened['end_time']:%H:%M}"
+    expect(page.locator("#campaign-subtitle")).to_contain_text(f"window Mon–Sun {hours}")
     assert page.evaluate("window.stillTheSamePage === true")  # updated in place
     shot(page, f"campaign-live-{width}")
 

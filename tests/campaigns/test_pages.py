@@ -289,6 +289,29 @@ def test_the_progress_part_refreshes_the_page_when_the_state_changed(manager_cli
     assert "<html" not in response.content.decode()
 
 
+def test_a_live_pages_heading_follows_a_window_edited_meanwhile(manager_client, draft):
+    """A window edited while the campaign page is open: the next poll brings
+    the heading too (swapped in place), so it does not name the old hours
+    beside a waiting box that already tells the new ones."""
+    window = DeliveryWindow.objects.create(
+        name="Evening", days=list(range(7)), start_time="17:00", end_time="18:00"
+    )
+    draft.window = window
+    draft.state = Campaign.State.RUNNING
+    draft.save()
+    page = manager_client.get(reverse("campaigns:detail", args=[draft.pk])).content.decode()
+    poll = page.split('id="progress" hx-get="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    heading = page.split('id="campaign-subtitle"', 1)[1].split("</p>", 1)[0]
+    assert "window Mon–Sun 17:00–18:00" in heading and "hx-swap-oob" not in heading
+
+    DeliveryWindow.objects.filter(pk=window.pk).update(start_time="14:00", end_time="15:00")
+    part = manager_client.get(poll, headers={"HX-Request": "true"}).content.decode()
+    assert 'id="progress"' in part and "<html" not in part
+    heading = part.split('id="campaign-subtitle"', 1)[1].split("</p>", 1)[0]
+    assert heading.startswith(' hx-swap-oob="true">')
+    assert "window Mon–Sun 14:00–15:00" in heading and "17:00" not in part
+
+
 # --------------------------------------------------------------- message log
 
 
