@@ -70,8 +70,10 @@ def _daily_charts(by_day, unit: str = "day") -> dict:
         ),
         "rate_chart": _chart(
             {
-                # A line needs two points; a campaign of a minute has one.
-                "type": "line" if len(labels) > 2 else "bar",
+                # A line needs two points with a rate: a campaign of a
+                # minute, or a month with one day of reports, has one, and
+                # a lone point on a line is a dot hard to see.
+                "type": "line" if sum(rate is not None for rate in rates) > 1 else "bar",
                 "data": {
                     "labels": labels,
                     "datasets": [{"label": "Delivery rate %", "data": rates, "spanGaps": True}],

@@ -5,6 +5,7 @@ and the latest messages newest first. Figures are checked against the
 database."""
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -65,6 +66,25 @@ def test_the_dashboard_and_the_campaign_page_never_say_100_with_a_failure(
     assert 'data-stat="month-rate">&gt;99.9%' in page
     page = manager_client.get(reverse("campaigns:detail", args=[draft.pk])).content.decode()
     assert 'data-rate="delivery">&gt;99.9%' in page
+
+
+def test_a_rate_chart_with_one_day_of_reports_is_a_bar_not_a_lone_dot(
+    manager_client, draft, sandbox
+):
+    """The dashboard's 30 days with reports on one of them: a line through
+    one point draws nothing but a dot; with reports on two days, a line."""
+    counter(draft, sandbox, Status.DELIVERED, 5)
+    counter(draft, sandbox, Status.UNDELIVERED, 1)
+    chart = json.loads(manager_client.get(reverse("home")).context["rate_chart"])
+    rates = chart["data"]["datasets"][0]["data"]
+    assert len(rates) == 30 and [r for r in rates if r is not None] == [83.3]
+    assert chart["type"] == "bar"
+
+    yesterday = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(days=1)
+    counter(draft, sandbox, Status.DELIVERED, 1, minute=yesterday, day=yesterday.date())
+    chart = json.loads(manager_client.get(reverse("home")).context["rate_chart"])
+    assert [r for r in chart["data"]["datasets"][0]["data"] if r is not None] == [100.0, 83.3]
+    assert chart["type"] == "line"
 
 
 # ---------------------------------------------------------------------- costs
