@@ -80,10 +80,16 @@ PAGES = {
 }
 
 
-# The first column heading of each table whose box scrolls sideways.
-SIDEWAYS_TABLES = """() => [...document.querySelectorAll('.table-wrap')]
-  .filter(box => box.scrollWidth > box.clientWidth + 1)
-  .map(box => (box.querySelector('th') || box).textContent.trim().slice(0, 40))"""
+# The first column heading of each table whose box scrolls sideways, or
+# that reaches past the right edge of its card (a table outside a box).
+SIDEWAYS_TABLES = """() => [...document.querySelectorAll('table')]
+  .filter(table => {
+    const box = table.closest('.table-wrap');
+    if (box) return box.scrollWidth > box.clientWidth + 1;
+    const card = table.closest('.card') || document.body;
+    return table.getBoundingClientRect().right > card.getBoundingClientRect().right + 1;
+  })
+  .map(table => (table.querySelector('th') || table).textContent.trim().slice(0, 40))"""
 
 
 def urls(workspace, customers, sandbox):
