@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 
 class AuditLogEntry(models.Model):
@@ -46,7 +48,21 @@ def _readable(value) -> str:
         return ", ".join(_readable(item) for item in value) if value else "none"
     if isinstance(value, dict):
         return ", ".join(f"{key}: {_readable(item)}" for key, item in value.items())
+    if isinstance(value, str) and (moment := _moment(value)):
+        # Kept as ISO text; shown as the pages show times, in the reader's zone.
+        return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S %Z}"
     return "—" if value is None else str(value)
+
+
+def _moment(text: str):
+    """An aware time written as ISO text (``isoformat()``), else None."""
+    if len(text) < 19 or text[10:11] != "T":
+        return None
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        return None
+    return moment if moment and timezone.is_aware(moment) else None
 
 
 class APIToken(models.Model):

@@ -63,10 +63,13 @@ def test_audit_details_read_as_words_not_python(manager_client, manager, draft):
         can_record_conversions=False,
         scheduled_at=None,
         counts={"asked": 3, "cancelled": 2},
+        ends_at="2026-12-02T18:32:56.859505+00:00",
+        note="2026-12-02Tea",
     )
     line = (
-        "can record conversions: no; counts: asked: 3, cancelled: 2; kept: yes; "
-        "lists: Customers, VIP; none left: none"
+        "can record conversions: no; counts: asked: 3, cancelled: 2; "
+        "ends at: 2026-12-02 18:32:56 UTC; kept: yes; lists: Customers, VIP; "
+        "none left: none; note: 2026-12-02Tea"
     )
     page = results(manager_client.get(reverse("audit")))
     row = page.split("campaign.failover", 1)[1].split("</tr>", 1)[0]
