@@ -195,6 +195,14 @@
           return PALETTE[j % PALETTE.length];
         });
         dataset.borderColor = "#fff";
+        // The white line between slices; a whole ring of one slice would
+        // show it as a notch where the ring starts and ends.
+        var slices = (dataset.data || []).filter(function (value) {
+          return value;
+        }).length;
+        if (slices < 2) {
+          dataset.borderWidth = 0;
+        }
         return;
       }
       var colour = PALETTE[i % PALETTE.length];

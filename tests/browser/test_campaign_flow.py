@@ -66,6 +66,19 @@ def test_a_manager_runs_a_campaign_from_list_to_delivery(page, shot, manager, sa
     expect(page.locator("[data-stat=month-rate]")).to_have_text("66.7%")
     expect(page.locator("#cost-by-provider")).to_contain_text("Sandbox")
     expect(page.locator("canvas[data-chart]")).to_have_count(4)
+    # One provider is a whole ring, drawn without the white line between
+    # slices (which would show as a notch at its top).
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('canvas[data-chart]')]
+          .some(canvas => window.Chart && window.Chart.getChart(canvas))"""
+    )
+    ring = page.evaluate(
+        """() => [...document.querySelectorAll('canvas[data-chart]')]
+          .map(canvas => window.Chart.getChart(canvas))
+          .filter(chart => chart && chart.config.type === 'doughnut')
+          .map(chart => [chart.data.datasets[0].data.length, chart.data.datasets[0].borderWidth])"""
+    )
+    assert ring == [[1, 0]]
     shot(page, "dashboard-after-campaign")
 
 
