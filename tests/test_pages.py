@@ -79,6 +79,11 @@ def test_audit_details_read_as_words_not_python(manager_client, manager, draft):
     trail = detail.split('id="audit"')[1].split("</section>")[0]
     assert f'data-label="Details">{line}</td>' in trail
     assert "['" not in trail and "False" not in trail and "scheduled" not in trail
+    # An entry without details says so, rather than leaving the line blank.
+    audit.record("campaign.resume", actor=manager, obj=draft)
+    page = results(manager_client.get(reverse("audit")))
+    row = page.split("campaign.resume", 1)[1].split("</tr>", 1)[0]
+    assert row.strip().endswith('data-label="Details"><span class="muted">—</span></td>')
 
 
 def test_the_audit_log_pages_by_keyset_at_a_fixed_cost(manager_client, manager):
