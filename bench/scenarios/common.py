@@ -160,10 +160,12 @@ class Bench:
 
     # -- gunicorn ------------------------------------------------------------------------
 
-    def gunicorn(self, port: int, *, log: str, env: dict | None = None):
-        """gunicorn with production settings on loopback ``port``, its
-        workers warmed: each loads the site on its first request, which is
-        not what is measured."""
+    def gunicorn(
+        self, port: int, *, log: str, env: dict | None = None, app: str = "smsportal.wsgi"
+    ):
+        """gunicorn with production settings on loopback ``port``, serving
+        the WSGI module ``app``, its workers warmed: each loads the site on
+        its first request, which is not what is measured."""
         from bench import load
 
         server = self.stack.spawn(
@@ -171,7 +173,7 @@ class Bench:
                 PYTHON,
                 "-m",
                 "gunicorn",
-                "smsportal.wsgi",
+                app,
                 "-w",
                 str(GUNICORN_WORKERS),
                 "-b",

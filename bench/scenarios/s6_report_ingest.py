@@ -1,8 +1,12 @@
 """Scenario 6: delivery-report ingest through the webhook under gunicorn,
 alone (6a) and while a campaign dispatches (6b), against the no-op view on
-the same gunicorn, with where the CPU went: per webhook request in gunicorn,
-stage by stage (``providers.timing``), and per report in the worker applying
-them, PostgreSQL and the load tool."""
+the same gunicorn (measured before 6a and again after it, both turns
+together), with where the CPU went: per webhook request in gunicorn, stage
+by stage (``providers.timing``), and per report in the worker applying
+them, PostgreSQL and the load tool. After 6a, its callbacks are posted once
+more to the door's floor (``bench.floor``): stored by the same INSERT and
+answered, with nothing screened, parsed or applied, which shows what of
+6a's cost is the door itself."""
 
 from __future__ import annotations
 
@@ -54,13 +58,19 @@ def run(bench: Bench) -> None:
     port = free_port()
     # Each gunicorn worker counts where its callbacks' time goes.
     timing_dir = bench.stack.work / "webhook-timing"
-    gunicorn = bench.gunicorn(port, env={"WEBHOOK_TIMING_DIR": str(timing_dir)}, log="gunicorn.log")
-    noop = load.run(
+    gunicorn = bench.gunicorn(
+        port,
+        env={"WEBHOOK_TIMING_DIR": str(timing_dir)},
+        log="gunicorn.log",
+        app="bench.floor:site()",
+    )
+    noop_before = load.run(
         port,
         load.repeat(load.Request("GET", "/healthz")),
         concurrency=GUNICORN_WORKERS,
         duration=bench.size["tool_seconds"],
     )
+    noop = noop_before
     app.control.purge()
     worker = bench.worker("celery-6.log")
     # Each worker also sets up the callback path (the backend, the cache
@@ -117,6 +127,21 @@ def run(bench: Bench) -> None:
             # The gunicorn workers write their counts twice a second.
             time.sleep(3 * timing.FLUSH_EVERY)
             stages = _stages(stages_before, timing.read(str(timing_dir)))
+            if key == "a":
+                # The door's floor, then the no-op view again: the limit is
+                # both no-op turns together, as in scenario 8.
+                floor = _floor(bench, port, requests, gunicorn.pid)
+                noop_after = load.run(
+                    port,
+                    load.repeat(load.Request("GET", "/healthz")),
+                    concurrency=GUNICORN_WORKERS,
+                    duration=bench.size["tool_seconds"],
+                )
+                noop = _together(noop_before, noop_after)
+                log(
+                    f"6a: the door's floor {floor['reports_per_second']:,.0f} reports/s; no-op "
+                    f"view {noop_before.rate:,.0f} then {noop_after.rate:,.0f} requests/s"
+                )
             results[key] = (
                 hooks,
                 expected,
@@ -157,7 +182,10 @@ def run(bench: Bench) -> None:
         noop_limit = f"no-op view {fmt(noop.rate)} requests/s × {per_request:.1f} reports/request"
         if key == "a":
             label = "alone"
-            limit_text = noop_limit
+            limit_text = (
+                f"{noop_limit}; the door alone (stored, not parsed, not applied) "
+                f"{fmt(floor['reports_per_second'])} reports/s"
+            )
             ratio = f"{accepted / limit:.2f}"
             target = "≥ 10,000/s; ≥ 0.4; p99 < 50 ms; 100% correct"
             passed = sound and accepted >= 10_000 and accepted / limit >= 0.4
@@ -178,6 +206,9 @@ def run(bench: Bench) -> None:
                 and applied_after <= 2.0
             )
         per_report = {name: seconds * 1e6 / items for name, seconds in cpu.items()}
+        note = _cpu_note(cpu, stages, len(requests), items, dispatching=key == "b")
+        if key == "a":
+            note += ". " + _floor_note(floor, noop_before, noop_after, accepted / limit)
         bench.rows.append(
             report.Row(
                 f"6{key} Delivery-report ingest (webhook, gunicorn), {label}",
@@ -199,6 +230,7 @@ def run(bench: Bench) -> None:
                     "dispatch_rate_during": dispatched,
                     "statuses": hooks.statuses,
                     "noop_rate": noop.rate,
+                    "noop_rates_before_after": [noop_before.rate, noop_after.rate],
                     "noop_p99_ms": noop.percentile(99),
                     "gunicorn_workers": GUNICORN_WORKERS,
                     "cpu_us_per_report": per_report,
@@ -206,10 +238,75 @@ def run(bench: Bench) -> None:
                         name: seconds * 1e6 / len(requests) for name, seconds in cpu.items()
                     },
                     "webhook_stages_us_per_request": stages,
+                    **({"door_floor": floor} if key == "a" else {}),
                 },
-                note=_cpu_note(cpu, stages, len(requests), items, dispatching=key == "b"),
+                note=note,
             )
         )
+
+
+def _floor(bench: Bench, port: int, requests: list[load.Request], gunicorn_pid: int) -> dict:
+    """The door's floor (``bench.floor``): 6a's callbacks posted again, each
+    stored by the one INSERT and answered, with nothing screened, parsed,
+    told or applied; its rate and CPU per request. The rows it stores are
+    deleted at once: no worker is told of them, and nothing is left to run
+    that would look (the applier's last look follows its run by a quarter
+    second, the turn itself more than a second)."""
+    from bench.floor import FLOOR
+    from providers.models import WebhookInbox
+
+    floor_requests = [
+        load.Request(r.method, f"{r.path}?{FLOOR}=1", r.body, r.headers, weight=r.weight)
+        for r in requests
+    ]
+    parts = {"gunicorn": gunicorn_pid, "postgresql": bench.stack.postgres_pid()}
+    before = {name: cpu_seconds(pid) for name, pid in parts.items()}
+    tool_before = _own_cpu()
+    done = load.run(port, iter(floor_requests), concurrency=GUNICORN_WORKERS)
+    cpu = {name: cpu_seconds(pid) - before[name] for name, pid in parts.items()}
+    cpu["load"] = _own_cpu() - tool_before
+    stored, _ = WebhookInbox.objects.filter(query__has_key=FLOOR).delete()
+    left = WebhookInbox.objects.count()
+    if stored != done.statuses.get(200, 0) or left:
+        raise RuntimeError(
+            f"the floor stored {stored} callbacks for {done.statuses} answers; {left} left"
+        )
+    return {
+        "reports_per_second": done.weight_rate,
+        "requests_per_second": done.rate,
+        "p99_ms": done.percentile(99),
+        "statuses": done.statuses,
+        "cpu_us_per_request": {name: used * 1e6 / done.requests for name, used in cpu.items()},
+    }
+
+
+def _together(*runs: load.Result) -> load.Result:
+    """Turns of one load as one: their requests over their seconds."""
+    statuses: dict[int, int] = {}
+    for run in runs:
+        for status, count in run.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return load.Result(
+        requests=sum(run.requests for run in runs),
+        weight=sum(run.weight for run in runs),
+        seconds=sum(run.seconds for run in runs),
+        statuses=statuses,
+        latencies=[latency for run in runs for latency in run.latencies],
+    )
+
+
+def _floor_note(floor: dict, before: load.Result, after: load.Result, ratio: float) -> str:
+    """The door's floor beside the callbacks' own path, and the two no-op turns."""
+    per = floor["cpu_us_per_request"]
+    return (
+        f"The door alone (the same callbacks stored by the one INSERT and answered; not "
+        f"screened, parsed or applied): {fmt(floor['reports_per_second'])} reports/s, "
+        f"{fmt(floor['requests_per_second'])} requests/s; CPU per request gunicorn "
+        f"{fmt(per['gunicorn'])} µs, PostgreSQL {fmt(per['postgresql'])} µs, load tool "
+        f"{fmt(per['load'])} µs. The no-op view gave {fmt(before.rate)} requests/s before "
+        f"6a and {fmt(after.rate)} after the floor; the limit is both turns together "
+        f"(ratio {ratio:.2f})"
+    )
 
 
 def _clear_drain_flag(done: threading.Event) -> None:
