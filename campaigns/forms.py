@@ -1,5 +1,7 @@
 from django import forms
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from contacts.models import ContactList, Segment
 from providers.models import ProviderAccount
@@ -323,9 +325,15 @@ class CampaignForm(forms.ModelForm):
         self.fields["lists"].queryset = ContactList.objects.all()
         self.fields["exclude_lists"].queryset = ContactList.objects.all()
         self.fields["segments"].queryset = Segment.objects.all()
-        self.fields[
-            "segments"
-        ].help_text = "Contacts matching a segment when the campaign launches."
+        self.fields["segments"].help_text = (
+            "Contacts matching a segment when the campaign launches."
+            if Segment.objects.exists()
+            else format_html(
+                'No segment yet: <a href="{}">build one</a> to send to the contacts matching '
+                "it when the campaign launches.",
+                reverse("contacts:segment_create"),
+            )
+        )
         self.fields["window"].queryset = DeliveryWindow.objects.all()
         self.fields["text"].help_text = (
             "Placeholders: {{ first_name }}, {{ last_name }}, any imported column, and a "

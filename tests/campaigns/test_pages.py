@@ -21,7 +21,7 @@ from campaigns.models import (
     DLTTemplate,
     Message,
 )
-from contacts.models import Suppression
+from contacts.models import Segment, Suppression
 from providers.status import Status
 from smsportal.models import AuditLogEntry
 
@@ -88,6 +88,20 @@ def test_the_preview_counts_parts_and_offers_gsm7(manager_client, sandbox, sende
     assert '<dd data-preview="encoding">GSM-7</dd>' in page
     assert "Don&#x27;t miss it - x" in page
     assert 'data-preview="gsm7"' not in page
+
+
+def test_the_composer_points_to_the_segment_builder_while_there_is_no_segment(
+    manager_client, customers
+):
+    builder = reverse("contacts:segment_create")
+    page = manager_client.get(reverse("campaigns:create")).content.decode()
+    assert f'No segment yet: <a href="{builder}">build one</a>' in page
+
+    Segment.objects.create(name="Germany", conditions=[])
+    page = manager_client.get(reverse("campaigns:create")).content.decode()
+    assert "No segment yet" not in page
+    assert "Contacts matching a segment when the campaign launches." in page
+    assert "Germany" in page
 
 
 def test_the_preview_says_what_is_missing(manager_client, customers):
