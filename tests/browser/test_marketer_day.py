@@ -228,6 +228,12 @@ def test_an_admin_approves_a_sender_at_any_width(page, shot, admin_user, sandbox
     expect(page.locator(".flash-success")).to_contain_text("ShopNews approved")
     assert SenderID.objects.get(value="ShopNews").status == Approval.APPROVED
     expect(page.locator("[data-pending]")).to_have_text("2 waiting for approval")
+    # Approved reads green, as delivered does; waiting stays grey.
+    approved = page.locator("#senders tr[data-sender=ShopNews] .badge")
+    expect(approved).to_have_text("Approved")
+    expect(approved).to_have_css("background-color", "rgb(227, 244, 232)")
+    waiting = page.locator("#senders tr[data-sender=Promo] .badge")
+    expect(waiting).to_have_css("background-color", "rgb(238, 240, 243)")
 
 
 # -------------------------------------------------------------------- 4 composer
