@@ -52,6 +52,8 @@ def test_a_dlt_template_is_registered_approved_and_tried(page, shot, admin_user,
     login(page, "alice", PASSWORD)
     page.click("nav >> text=DLT templates")
     expect(page.locator(".empty")).to_contain_text("You only need them to send to India")
+    expect(page.locator("#dlt-tester")).to_contain_text("Register a template first")
+    expect(page.locator("#dlt-tester select")).to_have_count(0)
     page.fill("#id_name", "Offer")
     page.fill("#id_template_id", "1107160000000012345")
     page.fill("#id_principal_entity_id", "1101000000000001")

@@ -550,6 +550,17 @@ def test_a_message_is_tested_against_a_template(manager_client, sender):
     assert bad.lstrip().startswith('<form id="dlt-tester"')
 
 
+def test_the_tester_asks_for_a_template_first_while_there_is_none(manager_client, sender):
+    page = manager_client.get(reverse("campaigns:dlt")).content.decode()
+    assert "Register a template first" in page
+    assert 'name="text"' not in page
+
+    DLTTemplate.objects.create(**dlt_data(sender, header=sender))
+    page = manager_client.get(reverse("campaigns:dlt")).content.decode()
+    assert "Register a template first" not in page
+    assert 'name="text"' in page
+
+
 def test_a_window_is_summarised_in_plain_words_while_typed(manager_client):
     data = {
         "name": "Office hours",
