@@ -104,6 +104,14 @@ def test_the_composer_points_to_the_segment_builder_while_there_is_no_segment(
     assert "Germany" in page
 
 
+def test_an_account_name_in_a_help_text_is_shown_as_text(manager_client, sandbox):
+    sandbox.name = "<b>Bulk</b>"
+    sandbox.save()
+    page = manager_client.get(reverse("campaigns:create")).content.decode()
+    assert "&lt;b&gt;Bulk&lt;/b&gt;: " in page
+    assert "<b>Bulk</b>" not in page
+
+
 def test_the_preview_says_what_is_missing(manager_client, customers):
     response = manager_client.post(reverse("campaigns:preview"), {"text": "Hello"})
     page = response.content.decode()

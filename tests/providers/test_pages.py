@@ -46,6 +46,11 @@ def test_it_shows_only_the_chosen_backends_fields(admin_client):
     assert "New Infobip account" in infobip
 
 
+def test_help_texts_show_angle_brackets_as_written(admin_client):
+    infobip = admin_client.get(reverse("providers:create") + "?kind=infobip").content.decode()
+    assert "Sent as “Authorization: App &lt;key&gt;”." in infobip
+
+
 def test_it_stores_credentials_encrypted_and_never_shows_them(admin_client):
     response = admin_client.post(reverse("providers:create") + "?kind=infobip", account_data())
     account = ProviderAccount.objects.get(name="Infobip EU")
