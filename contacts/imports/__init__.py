@@ -160,6 +160,8 @@ class RowPreview:
     country: str
     name: str
     reason: str  # why it will be rejected ("" when it will not)
+    # The number comes again further down: that later row is what is kept.
+    repeated_below: bool = False
 
 
 def preview_rows(
@@ -183,6 +185,10 @@ def preview_rows(
             found.append(RowPreview(phone, e164, country, f"{first} {last}".strip(), ""))
         else:
             found.append(RowPreview(phone, "", "", "", rejected.get(row_no, "")))
+    # The last row for a number wins, as the merge picks it.
+    last = {row.e164: index for index, row in enumerate(found) if row.e164}
+    for index, row in enumerate(found):
+        row.repeated_below = bool(row.e164) and last[row.e164] != index
     return found
 
 

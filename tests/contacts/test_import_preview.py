@@ -83,6 +83,34 @@ def test_the_first_rows_are_shown_as_the_import_will_read_them(
     assert [r.reason for r in shown if r.reason] == ["phone number: not a valid number"]
 
 
+def test_a_number_repeated_below_says_the_last_row_is_kept(
+    manager_client, django_capture_on_commit_callbacks
+):
+    repeated = (
+        b"Mobile;First name\n"
+        b"0151 20000001;Anna\n"
+        b"+33 6 12 34 56 78;Lucas\n"
+        b"+49 151 20000001;Annette\n"
+    )
+    manager_client.post(
+        reverse("contacts:import_new"),
+        {"file": SimpleUploadedFile("twice.csv", repeated), "new_list_name": "Twice"},
+    )
+    job = ContactImport.objects.get()
+    mapping = {"col_0": "phone", "col_1": "first_name", "has_header": "on"}
+    page = preview(manager_client, job, **mapping, default_country="DE")
+    assert page.count('data-preview="repeated"') == 1
+    anna = page.index("0151 20000001")
+    assert anna < page.index('data-preview="repeated"') < page.index("+33 6 12 34 56 78")
+
+    # What the preview says is what the import keeps: the later row's name.
+    with django_capture_on_commit_callbacks(execute=True):
+        manager_client.post(
+            reverse("contacts:import", args=[job.pk]), {**mapping, "default_country": "DE"}
+        )
+    assert Contact.objects.get(phone="+4915120000001").first_name == "Annette"
+
+
 def test_a_preview_without_a_phone_column_says_so(manager_client, job):
     page = preview(manager_client, job, col_1="first_name", default_country="DE")
     assert "Choose exactly one column with the phone numbers." in page
