@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import cache
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages as flash
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_POST
 from drf_spectacular.generators import SchemaGenerator
 
 from smsportal import roles, tokens
+from smsportal.api.throttling import rate_in_words
 
 
 class TokenForm(forms.Form):
@@ -68,7 +68,7 @@ def token_index(request):
         "new_token_records": bool(new_token and token.can_record_conversions),
         "example_url": request.build_absolute_uri(reverse("api:report-cost")),
         "conversions_url": request.build_absolute_uri(reverse("api:conversions")),
-        "rate_limit": settings.API_RATE_LIMIT,
+        "rate_limit": rate_in_words(),
     }
     # The token is in this response only: never a redirect that would lose
     # it, and never cached on the way.
@@ -102,7 +102,7 @@ def docs(request):
             "info": schema["info"],
             "groups": _operations(schema),
             "base_url": request.build_absolute_uri("/").rstrip("/"),
-            "rate_limit": settings.API_RATE_LIMIT,
+            "rate_limit": rate_in_words(),
             "can_create": roles.can_export(request.user),
         },
     )

@@ -23,3 +23,13 @@ class APIRateThrottle(SimpleRateThrottle):
         else:
             ident = self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+_PERIODS = {1: "a second", 60: "a minute", 3600: "an hour", 86400: "a day"}
+
+
+def rate_in_words() -> str:
+    """API_RATE_LIMIT as the pages say it: "600 requests a minute"."""
+    throttle = APIRateThrottle()
+    count = throttle.num_requests
+    return f"{count:,} request{'' if count == 1 else 's'} {_PERIODS[throttle.duration]}"

@@ -109,3 +109,21 @@ def test_the_docs_page_lists_every_endpoint_and_its_parameters(client, manager):
     assert "`provider_message_id`" in page
     # Served from here: no CDN, no inline script or style.
     assert "cdn" not in page.lower() and "<script>" not in page and "style=" not in page
+
+
+@pytest.mark.parametrize(
+    ("limit", "said"),
+    [
+        ("600/minute", "600 requests a minute"),
+        ("1/second", "1 request a second"),
+        ("5000/hour", "5,000 requests an hour"),
+        ("20000/day", "20,000 requests a day"),
+    ],
+)
+def test_both_pages_say_the_rate_limit_in_words(client, analyst, settings, limit, said):
+    settings.API_RATE_LIMIT = limit
+    client.force_login(analyst)
+    tokens_page = client.get(TOKENS).content.decode()
+    docs_page = client.get(reverse("api:docs")).content.decode()
+    assert f"Limit per token: {said} (a whole CSV export counts as one)." in tokens_page
+    assert f"<dd>{said} per token.</dd>" in docs_page
