@@ -603,6 +603,15 @@ class Message(models.Model):
         """Our reference for the message at the provider."""
         return str(self.pk)
 
+    # A report says where the message ended up after it went out.
+    WENT_OUT = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED})
+
+    @property
+    def sent_time_unknown(self) -> bool:
+        """Sent, by its report, with no time of sending from any answer or
+        report (one that came before the answer to the submission, say)."""
+        return self.sent_at is None and self.status in self.WENT_OUT
+
 
 class MessageEvent(models.Model):
     """A step in a message's history, with what the provider said."""

@@ -429,6 +429,34 @@ def test_a_message_page_shows_its_history_and_raw_payloads(
 
     assert "Delivery report" in page
     assert message.provider_message_id in page
+    # Each history row says whether it moved the message, in words: here
+    # the report came before the answer to the submission, which then
+    # moved nothing.
+    assert {event.applied for event in message.events.all()} == {True, False}
+    for event in message.events.all():
+        said = "yes" if event.applied else "no (the message was already at or past it)"
+        assert f'<td data-label="Applied">{said}</td>' in page
+
+
+@pytest.mark.parametrize(
+    ("status", "sent", "shown"),
+    [
+        (Status.DELIVERED, None, "yes; no time given by the provider"),
+        (Status.UNDELIVERED, None, "yes; no time given by the provider"),
+        (Status.DELIVERED, dt.datetime(2026, 3, 2, 9, 30, 5, tzinfo=dt.UTC), "2026-03-02 09:30:05"),
+        (Status.REJECTED, None, "<dt>Sent</dt><dd>—</dd>"),
+        (Status.PENDING, None, "<dt>Sent</dt><dd>—</dd>"),
+    ],
+)
+def test_a_message_page_says_sent_without_a_time_as_such(
+    manager_client, draft, settings, status, sent, shown
+):
+    settings.TIME_ZONE = "UTC"
+    make_messages(draft, 1, status=status, sent_at=sent)
+    message = draft.messages.get()
+    page = manager_client.get(reverse("campaigns:message", args=[message.pk])).content.decode()
+    assert shown in page
+    assert ("data-sent-unknown" in page) == (sent is None and status in Message.WENT_OUT)
 
 
 def test_the_campaign_list_costs_the_same_queries_for_one_campaign_or_many(manager_client, draft):
