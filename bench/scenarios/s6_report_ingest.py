@@ -250,8 +250,9 @@ def _floor(bench: Bench, port: int, requests: list[load.Request], gunicorn_pid: 
     stored by the one INSERT and answered, with nothing screened, parsed,
     told or applied; its rate and CPU per request. The rows it stores are
     deleted at once: no worker is told of them, and nothing is left to run
-    that would look (the applier's last look follows its run by a quarter
-    second, the turn itself more than a second)."""
+    that would look (the applier's last look comes a quarter second after
+    its run, and this turn starts more than a second after that run). A
+    callback stored and not deleted here stops the scenario."""
     from bench.floor import FLOOR
     from providers.models import WebhookInbox
 
