@@ -28,6 +28,36 @@ class AuditLogEntry(models.Model):
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_repr}"
 
+    # What a campaign's entries say on its page, in words; any other action
+    # is shown by its name.
+    LABELS = {
+        "campaign.create": "Created",
+        "campaign.clone": "Created as a copy",
+        "campaign.edit": "Edited",
+        "campaign.test_send": "Test message sent",
+        "campaign.schedule": "Scheduled",
+        "campaign.launch": "Launched",
+        "campaign.pause": "Paused",
+        "campaign.resume": "Resumed",
+        "campaign.cancel": "Cancelled",
+        "campaign.complete": "Completed",
+        "campaign.quiet_hours_lifted": "Quiet hours lifted",
+        "campaign.quiet_hours_restored": "Quiet hours restored",
+        "campaign.failover": "Moved to the fallback account",
+        "campaign.failover_refused": "Not moved to the fallback account",
+        "campaign.provider_lists_sent": "Sent to the provider's lists",
+        "campaign.cancel_at_provider": "Cancelled at the provider",
+        "campaign.cancel_opted_out": "Opted-out recipients cancelled at the provider",
+        "campaign.opted_out_held": "Opted-out recipients the provider cannot cancel",
+        "campaign.ab_test_start": "A/B test started",
+        "campaign.ab_winner": "A/B test winner chosen",
+        "campaign.ab_undecided": "A/B test left undecided",
+    }
+
+    @property
+    def label(self) -> str:
+        return self.LABELS.get(self.action, self.action)
+
     def detail_lines(self) -> list[tuple[str, str]]:
         """The details as a person reads them, (label, text) by label (the
         database keeps no order): words for keys, lists joined, yes or no

@@ -45,6 +45,9 @@ def test_the_audit_log_lists_who_did_what(manager_client, manager, draft):
     page = manager_client.get(reverse("audit")).content.decode()
 
     assert "campaign.launch" in page and "sender.approve" in page
+    # A campaign's action in words above its name; any other by its name.
+    assert 'Launched<div class="small mono muted">campaign.launch</div>' in page
+    assert '<span class="mono">sender.approve</span>' in page
     assert reverse("campaigns:detail", args=[draft.pk]) in page
     only = results(manager_client.get(reverse("audit"), {"action": "sender"}))
     assert "sender.approve" in only and "campaign.launch" not in only

@@ -96,7 +96,7 @@ def test_a_test_of_two_variants_is_composed_launched_and_won(
     expect(section).to_contain_text("Picked by mona")
     expect(section.locator("[data-variant=B]")).to_contain_text("Winner")
     expect(section.locator("button:has-text('to the rest')")).to_have_count(0)
-    expect(page.locator("#audit")).to_contain_text("campaign.ab_winner")
+    expect(page.locator("#audit")).to_contain_text("A/B test winner chosen")
     campaign.refresh_from_db()
     assert campaign.ab_winner.label == "B" and campaign.state == Campaign.State.COMPLETED
     assert Message.objects.filter(campaign=campaign).count() == 4

@@ -127,5 +127,5 @@ def test_only_an_admin_sees_the_control_that_lifts_quiet_hours(
     shot(page, "composer-quiet-hours-lifted")
     page.click("button:has-text('Save draft')")
     expect(page.locator(".flash-success")).to_contain_text("Saved")
-    expect(page.locator("#audit")).to_contain_text("campaign.quiet_hours_lifted")
+    expect(page.locator("#audit")).to_contain_text("Quiet hours lifted")
     expect(page.locator("#audit")).to_contain_text("reason: Flood warning for the area")

@@ -61,7 +61,7 @@ def test_the_preview_updates_while_typing_then_the_campaign_goes_out(
     expect(page.locator("#progress")).to_contain_text("4 of 4")
     expect(page.locator("#progress [data-status=delivered]")).to_have_text("2")
     expect(page.locator("#errors")).to_contain_text("Undelivered")
-    expect(page.locator("#audit")).to_contain_text("campaign.launch")
+    expect(page.locator("#audit")).to_contain_text("Launched")
     shot(page, "campaign-completed")
 
 
@@ -93,5 +93,5 @@ def test_a_scheduled_campaign_is_paused_and_resumed(page, shot, manager, draft):
     page.click("button:has-text('Resume')")
     expect(page.locator(".flash-success")).to_have_text("Resumed.")
     expect(page.locator(".page-subtitle .badge")).to_have_text("Scheduled")
-    expect(page.locator("#audit")).to_contain_text("campaign.pause")
-    expect(page.locator("#audit")).to_contain_text("campaign.resume")
+    expect(page.locator("#audit")).to_contain_text("Paused")
+    expect(page.locator("#audit")).to_contain_text("Resumed")

@@ -137,7 +137,7 @@ def test_a_campaigns_audit_trail_fits_a_phone(page, shot, workspace):
     page.set_viewport_size({"width": 390, "height": 844})
     login(page, "alice", PASSWORD)
     page.goto(f"/campaigns/{workspace.pk}/")
-    entry = page.locator("#audit tbody tr", has_text="campaign.launch")
+    entry = page.locator("#audit tbody tr", has_text="Launched")
     expect(entry.locator("td[data-label='Who']")).to_have_text("mona")
     details = entry.locator("td[data-label='Details']")
     expect(details).to_be_visible()
