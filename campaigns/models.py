@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.expressions import RawSQL
 
-from providers.status import SUBMITTED, Status
+from providers.status import SUBMITTED, WENT_OUT, Status
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -603,14 +603,11 @@ class Message(models.Model):
         """Our reference for the message at the provider."""
         return str(self.pk)
 
-    # A report says where the message ended up after it went out.
-    WENT_OUT = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED})
-
     @property
     def sent_time_unknown(self) -> bool:
         """Sent, by its report, with no time of sending from any answer or
         report (one that came before the answer to the submission, say)."""
-        return self.sent_at is None and self.status in self.WENT_OUT
+        return self.sent_at is None and self.status in WENT_OUT
 
 
 class MessageEvent(models.Model):

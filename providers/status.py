@@ -81,6 +81,9 @@ SUBMITTED = frozenset(
     }
 )
 
+# States a report gives a message once it went out: where it ended up.
+WENT_OUT = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED})
+
 
 def can_move(current: str, new: str) -> bool:
     """True when ``new`` is a step forward from ``current``."""

@@ -22,7 +22,7 @@ from campaigns.models import (
     Message,
 )
 from contacts.models import Segment, Suppression
-from providers.status import Status
+from providers.status import WENT_OUT, Status
 from smsportal.models import AuditLogEntry
 
 pytestmark = pytest.mark.django_db
@@ -458,7 +458,7 @@ def test_a_message_page_says_sent_without_a_time_as_such(
     message = draft.messages.get()
     page = manager_client.get(reverse("campaigns:message", args=[message.pk])).content.decode()
     assert shown in page
-    assert ("data-sent-unknown" in page) == (sent is None and status in Message.WENT_OUT)
+    assert ("data-sent-unknown" in page) == (sent is None and status in WENT_OUT)
 
 
 def test_the_campaign_list_costs_the_same_queries_for_one_campaign_or_many(manager_client, draft):
